@@ -1,0 +1,63 @@
+"""Writes to the CMDB. Other apps change configuration items only through these."""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models.functions import Lower
+
+from .models import ConfigurationItem
+from .resource_ids import parse_resource_id
+
+
+@transaction.atomic(savepoint=False)
+def ci_upsert_for_resources(
+    *, resource_ids: Iterable[str], seen_at: datetime
+) -> list[ConfigurationItem]:
+    """Return the CI of every resource ID, creating missing ones, in one statement.
+
+    An INSERT .. ON CONFLICT (resource ID) DO UPDATE keeps this race-safe and constant
+    in queries however many targets an alert has; `last_seen_at` moves forward.
+    """
+    refs = {}
+    for resource_id in resource_ids:
+        ref = parse_resource_id(resource_id)
+        refs.setdefault(ref.resource_id, ref)
+    if not refs:
+        return []
+    items = [
+        ConfigurationItem(
+            name=ref.name,
+            ci_class=ref.ci_class,
+            azure_resource_id=ref.resource_id,
+            subscription_id=ref.subscription_id,
+            resource_group=ref.resource_group,
+            first_seen_at=seen_at,
+            last_seen_at=seen_at,
+        )
+        for ref in refs.values()
+    ]
+    return ConfigurationItem.objects.bulk_create(
+        items,
+        update_conflicts=True,
+        unique_fields=["azure_resource_id"],
+        update_fields=["last_seen_at", "updated_at"],
+    )
+
+
+def ci_unique_by_names(*, names: Iterable[str]) -> list[ConfigurationItem]:
+    """Return, for each name, the CI bearing it when exactly one CI does (case-insensitive).
+
+    Log search alerts target a workspace and name the machines they matched in
+    `configurationItems`; a name is only linked when it is unambiguous.
+    """
+    wanted = {n.strip().lower() for n in names if n and n.strip()}
+    if not wanted:
+        return []
+    by_name: dict[str, list[ConfigurationItem]] = {}
+    rows = ConfigurationItem.objects.annotate(name_lower=Lower("name")).filter(
+        name_lower__in=wanted
+    )
+    for ci in rows:
+        by_name.setdefault(ci.name_lower, []).append(ci)
+    return [cis[0] for cis in by_name.values() if len(cis) == 1]

@@ -1,0 +1,208 @@
+"""Incidents: the work items operators resolve, with their journal."""
+
+from functools import reduce
+from operator import or_
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Cast, Concat, LPad
+
+from itsm.models import TimeStampedModel
+
+from .choices import (
+    OPEN_STATES,
+    Impact,
+    IncidentState,
+    JournalKind,
+    Priority,
+    ResolutionCode,
+    Severity,
+    Urgency,
+)
+from .priority import PRIORITY_MATRIX, priority_for
+
+# INC0001001 is the first incident: the number is derived from the primary key by the
+# database itself, so it is unique and needs no counter under concurrent creation.
+NUMBER_OFFSET = 1000
+NUMBER_PREFIX = "INC"
+
+
+def incident_pk_from_number(number: str) -> int | None:
+    """Return the primary key an incident number stands for, or None if it is not one."""
+    number = number.strip().upper()
+    if not number.startswith(NUMBER_PREFIX) or not number[3:].isdigit():
+        return None
+    pk = int(number[3:]) - NUMBER_OFFSET
+    return pk if pk > 0 else None
+
+
+class AssignmentGroup(TimeStampedModel):
+    """A team incidents are assigned to (e.g. "Cloud operations")."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True, default="")
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="assignment_groups"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IncidentQuerySet(models.QuerySet):
+    def open(self) -> "IncidentQuerySet":
+        return self.filter(state__in=OPEN_STATES)
+
+
+class Incident(TimeStampedModel):
+    """Something is broken or at risk; opened by Azure Monitor or by a person."""
+
+    number = models.GeneratedField(
+        expression=Concat(
+            models.Value(NUMBER_PREFIX),
+            LPad(
+                Cast(models.F("id") + NUMBER_OFFSET, models.CharField(max_length=20)),
+                7,
+                models.Value("0"),
+            ),
+        ),
+        output_field=models.CharField(max_length=20),
+        db_persist=True,
+        unique=True,
+    )
+    title = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    state = models.CharField(max_length=16, choices=IncidentState, default=IncidentState.NEW)
+    impact = models.PositiveSmallIntegerField(choices=Impact, default=Impact.MEDIUM)
+    urgency = models.PositiveSmallIntegerField(choices=Urgency, default=Urgency.MEDIUM)
+    # Derived from impact and urgency in save(); the check constraint keeps it honest.
+    priority = models.PositiveSmallIntegerField(choices=Priority, editable=False)
+    # Null: Azure sent no severity (budgets).
+    severity = models.CharField(  # noqa: DJ001
+        max_length=4, choices=Severity, null=True, blank=True
+    )
+    assignment_group = models.ForeignKey(
+        AssignmentGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="incidents"
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assigned_incidents",
+    )
+    opened_at = models.DateTimeField(db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    resolution_code = models.CharField(
+        max_length=32, choices=ResolutionCode, blank=True, default=""
+    )
+    resolution_notes = models.TextField(blank=True, default="")
+    configuration_items = models.ManyToManyField(
+        "cmdb.ConfigurationItem",
+        through="IncidentConfigurationItem",
+        related_name="incidents",
+        blank=True,
+    )
+
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-opened_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(state__in=IncidentState.values),
+                name="%(app_label)s_%(class)s_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(severity__isnull=True) | models.Q(severity__in=Severity.values),
+                name="%(app_label)s_%(class)s_severity_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(resolution_code="")
+                | models.Q(resolution_code__in=ResolutionCode.values),
+                name="%(app_label)s_%(class)s_resolution_code_valid",
+            ),
+            # Priority is the matrix's answer for impact x urgency, nothing else.
+            models.CheckConstraint(
+                condition=reduce(
+                    or_,
+                    (
+                        models.Q(impact=i, urgency=u, priority=p)
+                        for (i, u), p in PRIORITY_MATRIX.items()
+                    ),
+                ),
+                name="%(app_label)s_%(class)s_priority_matrix",
+            ),
+            # A resolved or closed incident says when it was resolved.
+            models.CheckConstraint(
+                condition=~models.Q(state__in=[IncidentState.RESOLVED, IncidentState.CLOSED])
+                | models.Q(resolved_at__isnull=False),
+                name="%(app_label)s_%(class)s_resolved_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "priority"], name="incidents_state_priority"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number or 'INC (new)'} {self.title}"
+
+    def save(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        self.priority = priority_for(self.impact, self.urgency)
+        super().save(*args, **kwargs)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+class IncidentConfigurationItem(models.Model):
+    """Links an incident to a configuration item it concerns."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE)
+    configuration_item = models.ForeignKey("cmdb.ConfigurationItem", on_delete=models.PROTECT)
+    linked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "configuration_item"],
+                name="%(app_label)s_%(class)s_unique_link",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} -> {self.configuration_item_id}"
+
+
+class JournalEntry(models.Model):
+    """One line of an incident's history: who or what changed what, and when."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="journal")
+    created_at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=16, choices=JournalKind)
+    # The person who acted, if a person did; `actor_name` also names system actors.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_name = models.CharField(max_length=150)
+    message = models.TextField(blank=True, default="")
+    from_state = models.CharField(max_length=16, choices=IncidentState, blank=True, default="")
+    to_state = models.CharField(max_length=16, choices=IncidentState, blank=True, default="")
+
+    class Meta:
+        verbose_name_plural = "journal entries"
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=JournalKind.values),
+                name="%(app_label)s_%(class)s_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name}: {self.get_kind_display()}"

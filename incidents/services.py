@@ -1,0 +1,260 @@
+"""Every change to an incident goes through these functions; each writes the journal.
+
+`actor` is the person who acts, or a `str` naming a system actor ("Azure Monitor").
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from cmdb.models import ConfigurationItem
+from itsm.exceptions import ApplicationError, TransitionNotAllowed
+
+from .choices import IncidentState, JournalKind, ResolutionCode
+from .models import AssignmentGroup, Incident, IncidentConfigurationItem, JournalEntry
+from .priority import impact_urgency_for_severity
+
+Actor = AbstractBaseUser | str
+
+S = IncidentState
+# The one table of allowed state changes, shared by the webhook, the admin and the API.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.NEW: frozenset({S.IN_PROGRESS, S.ON_HOLD, S.RESOLVED, S.CANCELED}),
+    S.IN_PROGRESS: frozenset({S.ON_HOLD, S.RESOLVED, S.CANCELED}),
+    S.ON_HOLD: frozenset({S.IN_PROGRESS, S.RESOLVED, S.CANCELED}),
+    S.RESOLVED: frozenset({S.IN_PROGRESS, S.CLOSED}),
+    S.CLOSED: frozenset(),
+    S.CANCELED: frozenset(),
+}
+
+
+def _actor_fields(actor: Actor) -> dict[str, object]:
+    if isinstance(actor, str):
+        return {"actor": None, "actor_name": actor}
+    return {"actor": actor, "actor_name": actor.get_username()}
+
+
+def journal_add(
+    *,
+    incident: Incident,
+    actor: Actor,
+    kind: str,
+    message: str = "",
+    from_state: str = "",
+    to_state: str = "",
+    at: datetime | None = None,
+) -> JournalEntry:
+    """Write one line of an incident's history."""
+    return JournalEntry.objects.create(
+        incident=incident,
+        created_at=at or timezone.now(),
+        kind=JournalKind.STATE_CHANGED,
+        message=message,
+        from_state=from_state,
+        to_state=to_state,
+        **_actor_fields(actor),
+    )
+
+
+# No savepoint: nothing catches errors inside, and the webhook's hot path calls this.
+@transaction.atomic(savepoint=False)
+def incident_open(
+    *,
+    title: str,
+    description: str,
+    actor: Actor,
+    severity: str | None = None,
+    impact: int | None = None,
+    urgency: int | None = None,
+    opened_at: datetime | None = None,
+    configuration_items: Iterable[ConfigurationItem] = (),
+    message: str = "",
+) -> Incident:
+    """Open an incident; impact and urgency default from the Azure severity."""
+    default_impact, default_urgency = impact_urgency_for_severity(severity)
+    now = timezone.now()
+    incident = Incident(
+        title=title[:255],
+        description=description,
+        severity=severity,
+        impact=impact or default_impact,
+        urgency=urgency or default_urgency,
+        opened_at=opened_at or now,
+    )
+    incident.save()
+    incident_link_configuration_items(incident=incident, configuration_items=configuration_items)
+    journal_add(
+        incident=incident,
+        actor=actor,
+        kind=JournalKind.OPENED,
+        message=message or "Incident opened.",
+        to_state=incident.state,
+        at=now,
+    )
+    return incident
+
+
+def incident_link_configuration_items(
+    *, incident: Incident, configuration_items: Iterable[ConfigurationItem]
+) -> None:
+    """Link CIs to an incident in one statement; links that exist already are kept."""
+    links = [
+        IncidentConfigurationItem(incident=incident, configuration_item=ci)
+        for ci in {ci.pk: ci for ci in configuration_items}.values()
+    ]
+    if links:
+        IncidentConfigurationItem.objects.bulk_create(links, ignore_conflicts=True)
+
+
+def _transition(
+    *,
+    incident: Incident,
+    to_state: str,
+    actor: Actor,
+    message: str,
+    changes: dict[str, object] | None = None,
+) -> Incident:
+    """Move an incident to `to_state` if the table allows it, apply `changes`, journal it."""
+    from_state = incident.state
+    if to_state not in TRANSITIONS[from_state]:
+        raise TransitionNotAllowed(
+            f"{incident.number} is {S(from_state).label.lower()}; it cannot be moved to "
+            f"{S(to_state).label.lower()}."
+        )
+    changes = changes or {}
+    for field, value in changes.items():
+        setattr(incident, field, value)
+    incident.state = to_state
+    incident.save(update_fields=["state", "updated_at", *changes])
+    journal_add(
+        incident=incident,
+        actor=actor,
+        kind=JournalKind.STATE_CHANGED,
+        message=message,
+        from_state=from_state,
+        to_state=to_state,
+    )
+    return incident
+
+
+@transaction.atomic(savepoint=False)
+def incident_resolve(
+    *,
+    incident: Incident,
+    actor: Actor,
+    resolution_code: str,
+    resolution_notes: str = "",
+    resolved_at: datetime | None = None,
+) -> Incident:
+    """Resolve an open incident with a resolution code and notes."""
+    if resolution_code not in ResolutionCode.values:
+        raise ApplicationError(
+            f"Unknown resolution code {resolution_code!r}; use one of "
+            + ", ".join(ResolutionCode.values)
+            + ".",
+            code="invalid_resolution_code",
+        )
+    message = f"Resolved ({ResolutionCode(resolution_code).label})."
+    if resolution_notes:
+        message += f" {resolution_notes}"
+    return _transition(
+        incident=incident,
+        to_state=S.RESOLVED,
+        actor=actor,
+        message=message,
+        changes={
+            "resolved_at": resolved_at or timezone.now(),
+            "resolution_code": resolution_code,
+            "resolution_notes": resolution_notes,
+        },
+    )
+
+
+@transaction.atomic
+def incident_start(*, incident: Incident, actor: Actor) -> Incident:
+    """Start work on an incident (in progress)."""
+    return _transition(
+        incident=incident, to_state=S.IN_PROGRESS, actor=actor, message="Work started."
+    )
+
+
+@transaction.atomic
+def incident_hold(*, incident: Incident, actor: Actor, reason: str) -> Incident:
+    """Put an incident on hold, saying why."""
+    if not reason.strip():
+        raise ApplicationError("Say why the incident is put on hold.", code="reason_required")
+    return _transition(
+        incident=incident, to_state=S.ON_HOLD, actor=actor, message=f"On hold: {reason.strip()}"
+    )
+
+
+@transaction.atomic
+def incident_close(*, incident: Incident, actor: Actor) -> Incident:
+    """Close a resolved incident for good."""
+    return _transition(
+        incident=incident,
+        to_state=S.CLOSED,
+        actor=actor,
+        message="Closed.",
+        changes={"closed_at": timezone.now()},
+    )
+
+
+@transaction.atomic
+def incident_cancel(*, incident: Incident, actor: Actor, reason: str = "") -> Incident:
+    """Cancel an incident that needs no work (false alarm, raised in error)."""
+    message = "Canceled." + (f" {reason.strip()}" if reason.strip() else "")
+    return _transition(incident=incident, to_state=S.CANCELED, actor=actor, message=message)
+
+
+@transaction.atomic
+def incident_reopen(*, incident: Incident, actor: Actor, reason: str = "") -> Incident:
+    """Reopen a resolved incident: back to in progress, resolution cleared."""
+    message = "Reopened." + (f" {reason.strip()}" if reason.strip() else "")
+    return _transition(
+        incident=incident,
+        to_state=S.IN_PROGRESS,
+        actor=actor,
+        message=message,
+        changes={"resolved_at": None, "resolution_code": "", "resolution_notes": ""},
+    )
+
+
+@transaction.atomic
+def incident_assign(
+    *,
+    incident: Incident,
+    actor: Actor,
+    assigned_to: AbstractBaseUser | None,
+    assignment_group: AssignmentGroup | None,
+) -> Incident:
+    """Assign an incident to a person and/or a group (None clears)."""
+    if incident.state in (S.CLOSED, S.CANCELED):
+        raise TransitionNotAllowed(
+            f"{incident.number} is {S(incident.state).label.lower()}; it cannot be reassigned."
+        )
+    incident.assigned_to = assigned_to
+    incident.assignment_group = assignment_group
+    incident.save(update_fields=["assigned_to", "assignment_group", "updated_at"])
+    who = assigned_to.get_username() if assigned_to else "nobody"
+    group = assignment_group.name if assignment_group else "no group"
+    journal_add(
+        incident=incident,
+        actor=actor,
+        kind=JournalKind.ASSIGNED,
+        message=f"Assigned to {who} ({group}).",
+    )
+    return incident
+
+
+@transaction.atomic
+def incident_add_work_note(*, incident: Incident, actor: Actor, message: str) -> JournalEntry:
+    """Add a work note to an incident's journal."""
+    if not message.strip():
+        raise ApplicationError("A work note cannot be empty.", code="empty_note")
+    return journal_add(
+        incident=incident, actor=actor, kind=JournalKind.WORK_NOTE, message=message.strip()
+    )

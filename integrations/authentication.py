@@ -1,0 +1,57 @@
+"""DRF authentication for the Secure Webhook: Entra ID bearer tokens."""
+
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from . import jwks
+from .tokens import AzurePrincipal, CallerNotAllowed, InvalidToken, validate_token
+
+REALM = "azure-monitor"
+
+
+class SigningKeysUnavailable(exceptions.APIException):
+    """Entra ID's signing keys cannot be fetched and none are cached: Azure should retry."""
+
+    status_code = 503
+    default_detail = "The tenant's signing keys cannot be fetched right now; retry later."
+    default_code = "signing_keys_unavailable"
+    wait = 30  # becomes Retry-After
+
+
+class EntraIdBearerAuthentication(BaseAuthentication):
+    """Authenticate `Authorization: Bearer <Entra ID token>` for `request.webhook_connection`.
+
+    The view resolves the connection first (404 comes before 401). Failures are 401 with
+    `WWW-Authenticate`, or 403 for a valid token from a caller the connection does not allow.
+    """
+
+    def authenticate(self, request: Request) -> tuple[AzurePrincipal, None]:
+        connection = request.webhook_connection
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != b"bearer":
+            raise exceptions.NotAuthenticated("A bearer token from Entra ID is required.")
+        request.bearer_token_sent = True
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("The Authorization header is malformed.")
+        try:
+            token = parts[1].decode("ascii")
+            principal = validate_token(connection, token)
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("The bearer token is not a JWT.") from None
+        except InvalidToken as exc:
+            request.bearer_error = str(exc)
+            raise exceptions.AuthenticationFailed(str(exc)) from None
+        except CallerNotAllowed as exc:
+            raise exceptions.PermissionDenied(str(exc)) from None
+        except jwks.KeySetUnavailable:
+            raise SigningKeysUnavailable() from None
+        return principal, None
+
+    def authenticate_header(self, request: Request) -> str:
+        # RFC 6750 section 3: name the error only when a token was presented.
+        if getattr(request, "bearer_token_sent", False):
+            description = getattr(request, "bearer_error", "").replace('"', "'")
+            header = f'Bearer realm="{REALM}", error="invalid_token"'
+            return header + (f', error_description="{description}"' if description else "")
+        return f'Bearer realm="{REALM}"'

@@ -1,0 +1,158 @@
+"""Connections to Azure tenants, the alerts they sent, and every delivery as received."""
+
+from django.db import models
+
+from itsm.models import TimeStampedModel
+
+from .choices import (
+    AZURE_MONITOR_ACTION_GROUP_APP_ID,
+    DEFAULT_REQUIRED_ROLE,
+    DeliveryOutcome,
+    MonitorCondition,
+)
+
+MAX_ALERT_ID_LENGTH = 1024
+
+
+def default_allowed_app_ids() -> list[str]:
+    return [AZURE_MONITOR_ACTION_GROUP_APP_ID]
+
+
+class Connection(TimeStampedModel):
+    """One Azure tenant + one Entra ID app registration allowed to send alerts.
+
+    The webhook URL is `/api/integrations/azure-monitor/<slug>/`. Tokens must be issued
+    by `tenant_id` for one of `audiences`, to a caller in `allowed_app_ids`.
+    """
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    tenant_id = models.CharField("tenant ID", max_length=36)
+    audiences = models.JSONField(
+        help_text="Application ID URI (v1 tokens) and/or client ID (v2 tokens)."
+    )
+    allowed_app_ids = models.JSONField("allowed app IDs", default=default_allowed_app_ids)
+    # Null turns the role check off (contract).
+    required_role = models.CharField(  # noqa: DJ001
+        max_length=200, null=True, blank=True, default=DEFAULT_REQUIRED_ROLE
+    )
+    jwks_uri = models.URLField(  # noqa: DJ001 - null means Entra ID's default
+        "JWKS URI",
+        max_length=500,
+        null=True,
+        blank=True,
+        help_text="Blank: Entra ID's key set for the tenant.",
+    )
+    allowed_subscriptions = models.JSONField(default=list, blank=True)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def effective_jwks_uri(self) -> str:
+        return (
+            self.jwks_uri
+            or f"https://login.microsoftonline.com/{self.tenant_id}/discovery/v2.0/keys"
+        )
+
+    @property
+    def accepted_issuers(self) -> list[str]:
+        return [
+            f"https://sts.windows.net/{self.tenant_id}/",
+            f"https://login.microsoftonline.com/{self.tenant_id}/v2.0",
+        ]
+
+    @property
+    def webhook_path(self) -> str:
+        return f"/api/integrations/azure-monitor/{self.slug}/"
+
+
+class Alert(TimeStampedModel):
+    """One Azure Monitor alert (`essentials.alertId`) of one connection, and its incident."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="alerts")
+    alert_id = models.CharField("alert ID", max_length=MAX_ALERT_ID_LENGTH)
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="alerts"
+    )
+    alert_rule = models.CharField(max_length=500, blank=True, default="")
+    alert_rule_id = models.CharField("alert rule ID", max_length=1024, blank=True, default="")
+    severity = models.CharField(max_length=4, null=True, blank=True)  # noqa: DJ001
+    signal_type = models.CharField(max_length=50, blank=True, default="")
+    monitoring_service = models.CharField(max_length=100, blank=True, default="")
+    monitor_condition = models.CharField(max_length=8, choices=MonitorCondition)
+    target_ids = models.JSONField("target IDs", default=list)
+    # The names Azure sent in `configurationItems` (e.g. the machines a log query matched).
+    configuration_items = models.JSONField(default=list)
+    fired_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    portal_url = models.URLField(max_length=2000, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # One row per Azure alert: repeats and concurrent deliveries collapse here.
+            models.UniqueConstraint(
+                fields=["connection", "alert_id"], name="%(app_label)s_%(class)s_unique_alert"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(monitor_condition__in=MonitorCondition.values),
+                name="%(app_label)s_%(class)s_condition_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["alert_rule"], name="integrations_alert_rule"),
+        ]
+
+    def __str__(self) -> str:
+        return self.alert_rule or self.alert_id
+
+
+class Delivery(models.Model):
+    """One webhook delivery that passed authentication, stored as received.
+
+    Who sent it is recorded from the token's claims; the token itself never is.
+    """
+
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="deliveries")
+    received_at = models.DateTimeField(db_index=True)
+    # Bytes as received: a body that is not UTF-8 or holds NUL bytes is still kept.
+    body = models.BinaryField()
+    content_type = models.CharField(max_length=200, blank=True, default="")
+    caller_app_id = models.CharField("caller app ID", max_length=64, blank=True, default="")
+    caller_object_id = models.CharField("caller object ID", max_length=64, blank=True, default="")
+    caller_tenant_id = models.CharField("caller tenant ID", max_length=64, blank=True, default="")
+    outcome = models.CharField(max_length=16, choices=DeliveryOutcome)
+    status_code = models.PositiveSmallIntegerField()
+    error = models.TextField(blank=True, default="")
+    # The alertId the body named, even when the delivery was refused.
+    reported_alert_id = models.CharField(
+        "alert ID", max_length=MAX_ALERT_ID_LENGTH, blank=True, default=""
+    )
+    alert = models.ForeignKey(
+        Alert, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        ordering = ["-received_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(outcome__in=DeliveryOutcome.values),
+                name="%(app_label)s_%(class)s_outcome_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["connection", "received_at"], name="integrations_delivery_conn"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.connection_id} {self.outcome}"
+
+    @property
+    def body_text(self) -> str:
+        return bytes(self.body).decode("utf-8", errors="replace")

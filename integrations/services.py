@@ -1,0 +1,264 @@
+"""The Secure Webhook's write path: refuse or ingest a delivery, in one transaction.
+
+`delivery_receive` is the only entry point a view calls. Nothing is answered before the
+transaction commits, so a 2xx means the alert and its incident are durably stored.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cmdb.services import ci_unique_by_names, ci_upsert_for_resources
+from incidents.choices import IncidentState, ResolutionCode
+from incidents.models import Incident
+from incidents.services import incident_open, incident_resolve
+
+from .choices import AZURE_MONITOR_ACTOR, DeliveryOutcome, MonitorCondition
+from .models import Alert, Connection, Delivery
+from .parsing import AlertParseError, ParsedAlert, parse_alert
+from .summaries import incident_description, incident_title, portal_url
+from .tokens import AzurePrincipal
+
+logger = logging.getLogger(__name__)
+
+JSON_CONTENT_TYPES = ("application/json",)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAnswer:
+    """What the webhook answers: an HTTP status and a JSON body."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type in JSON_CONTENT_TYPES or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def _caller_fields(principal: AzurePrincipal) -> dict[str, str]:
+    return {
+        "caller_app_id": principal.app_id[:64],
+        "caller_object_id": principal.object_id[:64],
+        "caller_tenant_id": principal.tenant_id[:64],
+    }
+
+
+@transaction.atomic
+def delivery_record_refused(
+    *,
+    connection: Connection,
+    principal: AzurePrincipal,
+    raw: bytes,
+    content_type: str,
+    received_at: datetime,
+    status_code: int,
+    error: str,
+    alert_id: str = "",
+) -> Delivery:
+    """Keep a refused delivery as received, with why it was refused."""
+    return Delivery.objects.create(
+        connection=connection,
+        received_at=received_at,
+        body=raw,
+        content_type=content_type[:200],
+        outcome=DeliveryOutcome.REJECTED,
+        status_code=status_code,
+        error=error,
+        reported_alert_id=alert_id[:1024],
+        **_caller_fields(principal),
+    )
+
+
+def delivery_receive(
+    *, connection: Connection, principal: AzurePrincipal, raw: bytes, content_type: str
+) -> WebhookAnswer:
+    """Check, parse and ingest one authenticated delivery; refusals are recorded too."""
+    received_at = timezone.now()
+
+    def refuse(status_code: int, code: str, message: str, alert_id: str = "") -> WebhookAnswer:
+        delivery_record_refused(
+            connection=connection,
+            principal=principal,
+            raw=raw,
+            content_type=content_type,
+            received_at=received_at,
+            status_code=status_code,
+            error=message,
+            alert_id=alert_id,
+        )
+        logger.info(
+            "webhook.refused connection=%s status=%s code=%s", connection.slug, status_code, code
+        )
+        return WebhookAnswer(status_code, {"detail": message, "code": code})
+
+    if not _is_json(content_type):
+        return refuse(
+            415,
+            "unsupported_media_type",
+            f"The content type must be application/json, not {content_type[:100]!r}.",
+        )
+    try:
+        alert = parse_alert(raw)
+    except AlertParseError as exc:
+        return refuse(400, exc.code, exc.message)
+    allowed = {s.lower() for s in connection.allowed_subscriptions}
+    if allowed:
+        outside = sorted(alert.subscriptions - allowed)
+        if outside:
+            return refuse(
+                403,
+                "subscription_not_allowed",
+                f"The alert names subscription {outside[0]}, which this connection does not allow.",
+                alert.alert_id,
+            )
+    return alert_ingest(
+        connection=connection,
+        principal=principal,
+        alert=alert,
+        raw=raw,
+        content_type=content_type,
+        received_at=received_at,
+    )
+
+
+def _alert_locked(connection: Connection, alert_id: str) -> Alert | None:
+    # Lock only the alert row; its incident is read along (PostgreSQL; SQLite serialises).
+    return (
+        Alert.objects.select_for_update(of=("self",))
+        .select_related("incident")
+        .filter(connection=connection, alert_id=alert_id)
+        .first()
+    )
+
+
+def _alert_create(*, connection: Connection, alert: ParsedAlert, received_at: datetime) -> Alert:
+    """Open the incident of a new alert, link its CIs, and store the alert."""
+    seen_at = alert.fired_at or received_at
+    cis = ci_upsert_for_resources(resource_ids=alert.target_ids, seen_at=received_at)
+    target_names = {ci.name.lower() for ci in cis}
+    # Log search alerts target a workspace and name the machines in configurationItems.
+    extra_names = [n for n in alert.configuration_items if n.strip().lower() not in target_names]
+    if extra_names:
+        cis += ci_unique_by_names(names=extra_names)
+    incident = incident_open(
+        title=incident_title(alert),
+        description=incident_description(alert),
+        severity=alert.severity,
+        opened_at=seen_at,
+        actor=AZURE_MONITOR_ACTOR,
+        configuration_items=cis,
+        message=f"Opened from Azure Monitor alert {alert.alert_rule or alert.alert_id} "
+        f"({alert.monitor_condition}).",
+    )
+    row = Alert.objects.create(
+        connection=connection,
+        alert_id=alert.alert_id,
+        incident=incident,
+        alert_rule=(alert.alert_rule or "")[:500],
+        alert_rule_id=(alert.alert_rule_id or "")[:1024],
+        severity=alert.severity,
+        signal_type=(alert.signal_type or "")[:50],
+        monitoring_service=(alert.monitoring_service or "")[:100],
+        monitor_condition=alert.monitor_condition,
+        target_ids=list(alert.target_ids),
+        configuration_items=list(alert.configuration_items),
+        fired_at=alert.fired_at,
+        resolved_at=(alert.resolved_at or received_at) if alert.is_resolved else None,
+        portal_url=portal_url(alert),
+    )
+    if alert.is_resolved:
+        # Resolved arrived first (the Fired message was lost or is late): keep the record.
+        _incident_resolve_by_azure(incident=incident, resolved_at=row.resolved_at)
+    return row
+
+
+def _incident_resolve_by_azure(*, incident: Incident, resolved_at: datetime) -> None:
+    if incident.state in (IncidentState.CLOSED, IncidentState.CANCELED, IncidentState.RESOLVED):
+        return  # an operator's decision stands: Azure never touches it
+    incident_resolve(
+        incident=incident,
+        actor=AZURE_MONITOR_ACTOR,
+        resolution_code=ResolutionCode.RESOLVED_BY_SOURCE,
+        resolution_notes=f"Azure Monitor reported the alert resolved at {resolved_at.isoformat()}.",
+        resolved_at=resolved_at,
+    )
+
+
+def _alert_apply(*, row: Alert, alert: ParsedAlert, received_at: datetime) -> str:
+    """Apply a message for a known alert; return the delivery outcome."""
+    if row.monitor_condition == MonitorCondition.RESOLVED:
+        # Azure gives a new firing a new alertId: nothing reopens a resolved alert.
+        return DeliveryOutcome.DUPLICATE if alert.is_resolved else DeliveryOutcome.STALE
+    if not alert.is_resolved:
+        return DeliveryOutcome.DUPLICATE
+    row.monitor_condition = MonitorCondition.RESOLVED
+    row.resolved_at = alert.resolved_at or received_at
+    row.save(update_fields=["monitor_condition", "resolved_at", "updated_at"])
+    _incident_resolve_by_azure(incident=row.incident, resolved_at=row.resolved_at)
+    return DeliveryOutcome.RESOLVED
+
+
+def alert_ingest(
+    *,
+    connection: Connection,
+    principal: AzurePrincipal,
+    alert: ParsedAlert,
+    raw: bytes,
+    content_type: str,
+    received_at: datetime,
+) -> WebhookAnswer:
+    """Record the delivery and apply the alert: open, repeat, resolve, or ignore as stale.
+
+    Idempotent: the unique (connection, alertId) constraint decides which of several
+    concurrent deliveries creates the alert; the others see it and change nothing.
+    """
+    with transaction.atomic(durable=True):
+        row = _alert_locked(connection, alert.alert_id)
+        if row is None:
+            try:
+                with transaction.atomic():
+                    row = _alert_create(connection=connection, alert=alert, received_at=received_at)
+                outcome = DeliveryOutcome.CREATED
+            except IntegrityError:
+                row = _alert_locked(connection, alert.alert_id)
+                if row is None:
+                    raise  # another constraint failed: surface it
+                outcome = _alert_apply(row=row, alert=alert, received_at=received_at)
+        else:
+            outcome = _alert_apply(row=row, alert=alert, received_at=received_at)
+        status_code = 201 if outcome == DeliveryOutcome.CREATED else 200
+        Delivery.objects.create(
+            connection=connection,
+            received_at=received_at,
+            body=raw,
+            content_type=content_type[:200],
+            outcome=outcome,
+            status_code=status_code,
+            reported_alert_id=alert.alert_id,
+            alert=row,
+            **_caller_fields(principal),
+        )
+    incident = row.incident
+    logger.info(
+        "webhook.accepted connection=%s outcome=%s incident=%s",
+        connection.slug,
+        outcome,
+        incident.number,
+    )
+    return WebhookAnswer(
+        status_code,
+        {
+            "status": outcome,
+            "incident": incident.number,
+            "incident_state": incident.state,
+            "alert_id": alert.alert_id,
+        },
+    )

@@ -1,0 +1,17 @@
+"""Test settings: the project's settings plus test-only concerns, nothing else."""
+
+import os
+
+# Tests never run with a production secret; the settings require one when DEBUG is off.
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnop")
+
+from itsm import settings as _base  # noqa: E402
+
+globals().update({name: value for name, value in vars(_base).items() if name.isupper()})
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
