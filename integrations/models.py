@@ -10,6 +10,12 @@ from .choices import (
     DeliveryOutcome,
     MonitorCondition,
 )
+from .validators import (
+    validate_audiences,
+    validate_guid,
+    validate_guid_list,
+    validate_jwks_uri,
+)
 
 MAX_ALERT_ID_LENGTH = 1024
 
@@ -27,11 +33,14 @@ class Connection(TimeStampedModel):
 
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
-    tenant_id = models.CharField("tenant ID", max_length=36)
+    tenant_id = models.CharField("tenant ID", max_length=36, validators=[validate_guid])
     audiences = models.JSONField(
-        help_text="Application ID URI (v1 tokens) and/or client ID (v2 tokens)."
+        help_text="Application ID URI (v1 tokens) and/or client ID (v2 tokens).",
+        validators=[validate_audiences],
     )
-    allowed_app_ids = models.JSONField("allowed app IDs", default=default_allowed_app_ids)
+    allowed_app_ids = models.JSONField(
+        "allowed app IDs", default=default_allowed_app_ids, validators=[validate_guid_list]
+    )
     # Null turns the role check off (contract).
     required_role = models.CharField(  # noqa: DJ001
         max_length=200, null=True, blank=True, default=DEFAULT_REQUIRED_ROLE
@@ -42,8 +51,11 @@ class Connection(TimeStampedModel):
         null=True,
         blank=True,
         help_text="Blank: Entra ID's key set for the tenant.",
+        validators=[validate_jwks_uri],
     )
-    allowed_subscriptions = models.JSONField(default=list, blank=True)
+    allowed_subscriptions = models.JSONField(
+        default=list, blank=True, validators=[validate_guid_list]
+    )
     enabled = models.BooleanField(default=True)
 
     class Meta:

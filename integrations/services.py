@@ -262,3 +262,38 @@ def alert_ingest(
             "alert_id": alert.alert_id,
         },
     )
+
+
+CONNECTION_FIELDS = (
+    "name",
+    "tenant_id",
+    "audiences",
+    "allowed_app_ids",
+    "required_role",
+    "jwks_uri",
+    "allowed_subscriptions",
+    "enabled",
+)
+
+
+@transaction.atomic
+def connection_upsert(*, slug: str, values: dict[str, Any]) -> tuple[Connection, str]:
+    """Create or update the connection `slug`; return it and "created", "updated" or "unchanged".
+
+    `values` are already validated (`ConnectionSpecSerializer`).
+    """
+    connection = Connection.objects.select_for_update().filter(slug=slug).first()
+    if connection is None:
+        connection = Connection(slug=slug)
+        action = "created"
+    else:
+        changed = any(getattr(connection, f) != values[f] for f in CONNECTION_FIELDS if f in values)
+        action = "updated" if changed else "unchanged"
+    if action == "unchanged":
+        return connection, action
+    for field in CONNECTION_FIELDS:
+        if field in values:
+            setattr(connection, field, values[field])
+    connection.full_clean()
+    connection.save()
+    return connection, action

@@ -1,0 +1,54 @@
+"""Query-string filters of the incident list (contract: REST API)."""
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from cmdb.resource_ids import normalise_resource_id
+
+from .choices import IncidentState, Priority, Severity
+from .models import Incident, incident_pk_from_number
+
+
+class IncidentFilterSet(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=IncidentState.choices)
+    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    alert_id = django_filters.CharFilter(field_name="alerts__alert_id", distinct=True)
+    configuration_item = django_filters.CharFilter(
+        method="filter_configuration_item", label="Azure resource ID (case-insensitive)"
+    )
+    connection = django_filters.CharFilter(
+        field_name="alerts__connection__slug", distinct=True, label="Connection slug"
+    )
+    opened_after = django_filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="gte")
+    opened_before = django_filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="lt")
+    search = django_filters.CharFilter(
+        method="filter_search", label="Number, title, alert rule or CI name"
+    )
+
+    class Meta:
+        model = Incident
+        fields = ["state", "priority", "severity"]
+
+    def filter_configuration_item(
+        self, queryset: QuerySet[Incident], name: str, value: str
+    ) -> QuerySet[Incident]:
+        return queryset.filter(
+            configuration_items__azure_resource_id=normalise_resource_id(value)
+        ).distinct()
+
+    def filter_search(
+        self, queryset: QuerySet[Incident], name: str, value: str
+    ) -> QuerySet[Incident]:
+        value = value.strip()
+        if not value:
+            return queryset
+        pk = incident_pk_from_number(value)
+        if pk is not None:
+            return queryset.filter(pk=pk)
+        return queryset.filter(
+            Q(title__icontains=value)
+            | Q(alerts__alert_rule__icontains=value)
+            | Q(configuration_items__name__icontains=value)
+            | Q(configuration_items__azure_resource_id=normalise_resource_id(value))
+        ).distinct()
