@@ -156,6 +156,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Impact and urgency share their choices; name them once.
+    "ENUM_NAME_OVERRIDES": {"ImpactUrgencyEnum": "incidents.choices.Impact"},
 }
 
 # The Secure Webhook (see README, "Configuration").
