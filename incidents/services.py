@@ -51,7 +51,7 @@ def journal_add(
     return JournalEntry.objects.create(
         incident=incident,
         created_at=at or timezone.now(),
-        kind=JournalKind.STATE_CHANGED,
+        kind=kind,
         message=message,
         from_state=from_state,
         to_state=to_state,
@@ -125,22 +125,24 @@ def _transition(
             f"{S(to_state).label.lower()}."
         )
     changes = changes or {}
-    for field, value in changes.items():
-        setattr(incident, field, value)
-    incident.state = to_state
-    incident.save(update_fields=["state", "updated_at", *changes])
-    journal_add(
-        incident=incident,
-        actor=actor,
-        kind=JournalKind.STATE_CHANGED,
-        message=message,
-        from_state=from_state,
-        to_state=to_state,
-    )
+    # Checks come first, outside the transaction: a refusal must not poison a caller's
+    # transaction, and without a savepoint none is wasted on the webhook's hot path.
+    with transaction.atomic(savepoint=False):
+        for field, value in changes.items():
+            setattr(incident, field, value)
+        incident.state = to_state
+        incident.save(update_fields=["state", "updated_at", *changes])
+        journal_add(
+            incident=incident,
+            actor=actor,
+            kind=JournalKind.STATE_CHANGED,
+            message=message,
+            from_state=from_state,
+            to_state=to_state,
+        )
     return incident
 
 
-@transaction.atomic(savepoint=False)
 def incident_resolve(
     *,
     incident: Incident,
@@ -173,7 +175,6 @@ def incident_resolve(
     )
 
 
-@transaction.atomic
 def incident_start(*, incident: Incident, actor: Actor) -> Incident:
     """Start work on an incident (in progress)."""
     return _transition(
@@ -181,7 +182,6 @@ def incident_start(*, incident: Incident, actor: Actor) -> Incident:
     )
 
 
-@transaction.atomic
 def incident_hold(*, incident: Incident, actor: Actor, reason: str) -> Incident:
     """Put an incident on hold, saying why."""
     if not reason.strip():
@@ -191,7 +191,6 @@ def incident_hold(*, incident: Incident, actor: Actor, reason: str) -> Incident:
     )
 
 
-@transaction.atomic
 def incident_close(*, incident: Incident, actor: Actor) -> Incident:
     """Close a resolved incident for good."""
     return _transition(
@@ -203,14 +202,12 @@ def incident_close(*, incident: Incident, actor: Actor) -> Incident:
     )
 
 
-@transaction.atomic
 def incident_cancel(*, incident: Incident, actor: Actor, reason: str = "") -> Incident:
     """Cancel an incident that needs no work (false alarm, raised in error)."""
     message = "Canceled." + (f" {reason.strip()}" if reason.strip() else "")
     return _transition(incident=incident, to_state=S.CANCELED, actor=actor, message=message)
 
 
-@transaction.atomic
 def incident_reopen(*, incident: Incident, actor: Actor, reason: str = "") -> Incident:
     """Reopen a resolved incident: back to in progress, resolution cleared."""
     message = "Reopened." + (f" {reason.strip()}" if reason.strip() else "")
@@ -223,7 +220,6 @@ def incident_reopen(*, incident: Incident, actor: Actor, reason: str = "") -> In
     )
 
 
-@transaction.atomic
 def incident_assign(
     *,
     incident: Incident,
@@ -236,21 +232,21 @@ def incident_assign(
         raise TransitionNotAllowed(
             f"{incident.number} is {S(incident.state).label.lower()}; it cannot be reassigned."
         )
-    incident.assigned_to = assigned_to
-    incident.assignment_group = assignment_group
-    incident.save(update_fields=["assigned_to", "assignment_group", "updated_at"])
     who = assigned_to.get_username() if assigned_to else "nobody"
     group = assignment_group.name if assignment_group else "no group"
-    journal_add(
-        incident=incident,
-        actor=actor,
-        kind=JournalKind.ASSIGNED,
-        message=f"Assigned to {who} ({group}).",
-    )
+    with transaction.atomic(savepoint=False):
+        incident.assigned_to = assigned_to
+        incident.assignment_group = assignment_group
+        incident.save(update_fields=["assigned_to", "assignment_group", "updated_at"])
+        journal_add(
+            incident=incident,
+            actor=actor,
+            kind=JournalKind.ASSIGNED,
+            message=f"Assigned to {who} ({group}).",
+        )
     return incident
 
 
-@transaction.atomic
 def incident_add_work_note(*, incident: Incident, actor: Actor, message: str) -> JournalEntry:
     """Add a work note to an incident's journal."""
     if not message.strip():

@@ -1,0 +1,49 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_healthz_answers_without_the_database(client: Client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def _settings_with(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-c",
+            "import django; from django.conf import settings; print(settings.DEBUG)",
+        ],
+        cwd="/",
+        env={"PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "itsm.settings", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_settings_require_a_secret_key_when_debug_is_off() -> None:
+    result = _settings_with({"DJANGO_DEBUG": "0"})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_settings_accept_the_documented_production_environment() -> None:
+    result = _settings_with({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "x" * 50})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+@pytest.mark.django_db
+def test_api_docs_are_served_offline(admin_client: Client) -> None:
+    for url in ("/api/docs/", "/api/redoc/"):
+        page = admin_client.get(url)
+        assert page.status_code == 200
+        assert b"cdn.jsdelivr" not in page.content
