@@ -58,7 +58,10 @@ class AzureMonitorWebhookView(APIView):
 
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:
         # The contract's order: 404, then 413, then 401/403, then 415, then 400.
-        request.webhook_connection = connection_get_for_webhook(slug=str(kwargs["slug"]))
+        connection = connection_get_for_webhook(slug=str(kwargs["slug"]))
+        if connection is None:
+            raise exceptions.NotFound(f"No connection {kwargs['slug']!r}; check the webhook URL.")
+        request.webhook_connection = connection
         request.webhook_body = read_body_capped(request, settings.WEBHOOK_MAX_BODY_BYTES)
         super().initial(request, *args, **kwargs)
 
