@@ -157,7 +157,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Impact and urgency share their choices; name them once.
-    "ENUM_NAME_OVERRIDES": {"ImpactUrgencyEnum": "incidents.choices.Impact"},
+    "ENUM_NAME_OVERRIDES": {
+        "ImpactUrgencyEnum": "incidents.choices.Impact",
+        "IncidentStateEnum": "incidents.choices.IncidentState",
+    },
 }
 
 # The Secure Webhook (see README, "Configuration").

@@ -1,8 +1,10 @@
 """Incident representations for the REST API (contract: REST API, read side)."""
 
+from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from ..models import Incident
+from ..choices import ResolutionCode
+from ..models import AssignmentGroup, Incident, JournalEntry
 
 
 class LinkedConfigurationItemSerializer(serializers.Serializer):
@@ -58,3 +60,45 @@ class IncidentSerializer(serializers.ModelSerializer):
         # Alerts and their connections are prefetched by the selector: no query here.
         alerts = list(incident.alerts.all())
         return alerts[0].connection.slug if alerts else None
+
+
+class IncidentAssignSerializer(serializers.Serializer):
+    """Either field may be left out to keep its current value; null clears it."""
+
+    assigned_to = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=get_user_model().objects.filter(is_active=True),
+        allow_null=True,
+        required=False,
+    )
+    assignment_group = serializers.SlugRelatedField(
+        slug_field="name", queryset=AssignmentGroup.objects.all(), allow_null=True, required=False
+    )
+
+
+class IncidentHoldSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class IncidentResolveSerializer(serializers.Serializer):
+    resolution_code = serializers.ChoiceField(choices=ResolutionCode.choices)
+    resolution_notes = serializers.CharField(
+        max_length=10_000, allow_blank=True, required=False, default=""
+    )
+
+
+class IncidentReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
+
+
+class JournalEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_name", read_only=True)
+
+    class Meta:
+        model = JournalEntry
+        fields = ["id", "created_at", "kind", "actor", "message", "from_state", "to_state"]
+        read_only_fields = fields
+
+
+class WorkNoteCreateSerializer(serializers.Serializer):
+    message = serializers.CharField(max_length=10_000)
