@@ -29,6 +29,30 @@ def subscription_of(value: str) -> str:
     return ""
 
 
+def _scope_and_type(parts: list[str]) -> tuple[str, str]:
+    """Return (resource group, resource type) of a lower-cased, split resource ID.
+
+    Read by position, not by searching for keywords: `providers` and `resourcegroups` are
+    keywords only where ARM puts them, so a resource (or group) named "providers" is a name.
+    Types sit at the even offsets after a provider namespace, names at the odd ones.
+    """
+    i, resource_group = 0, ""
+    if len(parts) >= 2 and parts[0] == "subscriptions":
+        i = 2
+        if len(parts) >= 4 and parts[2] == "resourcegroups":
+            resource_group, i = parts[3], 4
+    resource_type = ""
+    # The last provider section names the type: it handles extension resources too.
+    while i + 1 < len(parts) and parts[i] == "providers":
+        namespace, types = parts[i + 1], []
+        i += 2
+        while i < len(parts) and parts[i] != "providers":
+            types.append(parts[i])
+            i += 2  # skip the name that follows each type
+        resource_type = "/".join([namespace, *types])
+    return resource_group, resource_type
+
+
 def parse_resource_id(value: str) -> ResourceRef:
     """Split a resource ID into name, class (resource type), subscription and resource group.
 
@@ -41,26 +65,15 @@ def parse_resource_id(value: str) -> ResourceRef:
     original = value.strip().strip("/").split("/")
     parts = resource_id.strip("/").split("/")
     subscription = subscription_of(resource_id)
-    resource_group = ""
-    for i, part in enumerate(parts[:-1]):
-        if part == "resourcegroups":
-            resource_group = parts[i + 1]
-            break
+    resource_group, ci_class = _scope_and_type(parts)
     name = original[-1] if original and original[-1] else resource_id
-    ci_class = "unknown"
-    if "providers" in parts:
-        # The last provider section names the type: it handles extension resources too.
-        p = len(parts) - 1 - parts[::-1].index("providers")
-        namespace_and_rest = parts[p + 1 :]
-        if namespace_and_rest:
-            namespace, rest = namespace_and_rest[0], namespace_and_rest[1:]
-            # rest alternates type, name, type, name...
-            types = rest[0::2]
-            ci_class = "/".join([namespace, *types]) if types else namespace
-    elif len(parts) == 2 and parts[0] == "subscriptions":
-        ci_class = "microsoft.resources/subscriptions"
-    elif len(parts) == 4 and parts[0] == "subscriptions" and parts[2] == "resourcegroups":
-        ci_class = "microsoft.resources/resourcegroups"
+    if not ci_class:
+        if len(parts) == 2 and parts[0] == "subscriptions":
+            ci_class = "microsoft.resources/subscriptions"
+        elif len(parts) == 4 and parts[0] == "subscriptions" and parts[2] == "resourcegroups":
+            ci_class = "microsoft.resources/resourcegroups"
+        else:
+            ci_class = "unknown"
     return ResourceRef(
         resource_id=resource_id,
         name=name[:255],
