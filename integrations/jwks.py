@@ -35,6 +35,7 @@ class _Entry:
     keys: dict[str, jwt.PyJWK] = field(default_factory=dict)
     fetched_at: float | None = None  # last successful fetch (monotonic)
     attempted_at: float | None = None  # last fetch attempt, successful or not
+    kid_refetch_at: float | None = None  # last fetch caused by an unknown kid
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -96,20 +97,24 @@ def get_signing_key(uri: str, kid: str) -> jwt.PyJWK:
     (possibly refreshed) set has no such key.
     """
     entry = _entry(uri)
-    cooldown = settings.JWKS_REFETCH_COOLDOWN_SECONDS
     key = entry.keys.get(kid)
-    now = time.monotonic()
-    fresh = entry.fetched_at is not None and now - entry.fetched_at < settings.JWKS_MAX_AGE_SECONDS
-    if key is not None and fresh:
+    if key is not None and not _is_stale(entry, time.monotonic()):
         return key
+    cooldown = settings.JWKS_REFETCH_COOLDOWN_SECONDS
     with entry.lock:
         # Re-read under the lock: another thread may have fetched meanwhile.
         now = time.monotonic()
-        # With no keys at all we cannot serve anyone: retry sooner than the cooldown.
-        wait = cooldown if entry.keys else min(cooldown, COLD_RETRY_SECONDS)
-        may_fetch = entry.attempted_at is None or now - entry.attempted_at >= wait
-        stale = entry.fetched_at is None or now - entry.fetched_at >= settings.JWKS_MAX_AGE_SECONDS
-        if (kid not in entry.keys or stale) and may_fetch:
+        if not entry.keys or _is_stale(entry, now):
+            # With no keys at all we cannot serve anyone: retry sooner than the cooldown.
+            wait = cooldown if entry.keys else min(cooldown, COLD_RETRY_SECONDS)
+            if entry.attempted_at is None or now - entry.attempted_at >= wait:
+                _refresh(uri, entry, now)
+        elif kid not in entry.keys and (
+            entry.kid_refetch_at is None or now - entry.kid_refetch_at >= cooldown
+        ):
+            # Keys rotate: an unknown kid may be a new key. Only the refetches it causes
+            # count against the cooldown, so a rotation right after a fetch still works.
+            entry.kid_refetch_at = now
             _refresh(uri, entry, now)
         if not entry.keys:
             raise KeySetUnavailable(uri)
@@ -117,6 +122,10 @@ def get_signing_key(uri: str, kid: str) -> jwt.PyJWK:
     if key is None:
         raise UnknownSigningKey(kid)
     return key
+
+
+def _is_stale(entry: _Entry, now: float) -> bool:
+    return entry.fetched_at is None or now - entry.fetched_at >= settings.JWKS_MAX_AGE_SECONDS
 
 
 def clear_cache() -> None:

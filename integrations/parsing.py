@@ -29,6 +29,8 @@ _TIMESTAMP = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,7}))?(Z|[+-]\d{2}:?\d{2})?$",
     re.IGNORECASE,
 )
+# A \u0000 escape, not an escaped backslash followed by "u0000".
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 _SIGNAL_TYPES = {
     "metric": "Metric",
     "log": "Log",
@@ -98,6 +100,9 @@ def decode_json_body(raw: bytes) -> Any:
         ) from exc
     if text.startswith("\ufeff"):
         text = text[1:]
+    if _NUL_ESCAPE.search(text):
+        # PostgreSQL stores no NUL in text or jsonb, and no Azure field needs one.
+        raise AlertParseError("The body holds a NUL character (\\u0000).", code="invalid_json")
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except RecursionError as exc:
@@ -133,12 +138,8 @@ def _optional_str(
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise AlertParseError(f"{_field(essentials, name)} must be a string.")
-    value = str(value)
-    if "\x00" in value:
-        raise AlertParseError(f"{_field(essentials, name)} holds a NUL character.")
-    if len(value) > max_length:
-        raise AlertParseError(f"{_field(essentials, name)} is longer than {max_length} characters.")
-    return value
+    # Informative text: an over-long value is cut, not refused (a refused alert is lost).
+    return str(value)[:max_length]
 
 
 def _optional_time(essentials: dict[str, Any], name: str) -> datetime | None:
@@ -166,9 +167,6 @@ def _string_list(essentials: dict[str, Any], name: str, *, max_items: int) -> tu
             f"{_field(essentials, name)} has {len(value)} entries; "
             f"at most {max_items} are accepted."
         )
-    for v in value:
-        if "\x00" in v:
-            raise AlertParseError(f"{_field(essentials, name)} holds a NUL character.")
     return tuple(value)
 
 
@@ -232,7 +230,7 @@ def parse_alert(raw: bytes) -> ParsedAlert:
             "data.essentials.alertId must be a non-empty string.", code="missing_field"
         )
     alert_id = alert_id.strip()
-    if len(alert_id) > MAX_ALERT_ID_LENGTH or "\x00" in alert_id:
+    if len(alert_id) > MAX_ALERT_ID_LENGTH:
         raise AlertParseError(
             f"data.essentials.alertId must be at most {MAX_ALERT_ID_LENGTH} printable characters."
         )

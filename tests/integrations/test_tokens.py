@@ -645,3 +645,23 @@ def test_webhook_recovers_from_cold_start_outage_after_short_wait(
     assert too_soon.status_code == 503  # a dead endpoint is not hammered on every request
     assert later.status_code == 201
     assert key_set.fetches == 2
+
+
+@pytest.mark.django_db
+def test_jwks_rotation_right_after_a_fetch_is_accepted(
+    connection: Connection,
+    post_alert: Any,
+    key_set: FakeKeySet,
+    other_key: Any,
+    signing_key: Any,
+    clock: FakeClock,
+) -> None:
+    # The cooldown counts refetches caused by unknown kids, not the first fetch.
+    assert post_alert(STATIC).status_code == 201
+    key_set.keys = [signing_key, other_key]
+    clock.advance(1)
+
+    assert post_alert(SECOND, token=make_token(other_key)).status_code == 201
+    assert key_set.fetches == 2
+    assert post_alert(STATIC, token=make_token(other_key, kid="forged")).status_code == 401
+    assert key_set.fetches == 2  # a second unknown kid within the cooldown: no fetch

@@ -249,3 +249,37 @@ def test_webhook_keeps_refused_body_byte_for_byte(connection: Connection, post_a
     post_alert(body)
 
     assert bytes(Delivery.objects.get().body) == body
+
+
+@pytest.mark.django_db
+def test_webhook_refuses_nul_characters_anywhere_in_the_body(
+    connection: Connection, post_alert: Any
+) -> None:
+    payload = load_fixture(STATIC)
+    payload["data"]["alertContext"]["condition"]["allOf"][0]["metricName"] = "cpu\x00"
+
+    response = post_alert(payload)
+
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
+    assert not Incident.objects.exists()
+
+
+@pytest.mark.django_db
+def test_webhook_accepts_an_escaped_backslash_before_u0000(
+    connection: Connection, post_alert: Any
+) -> None:
+    payload = with_essentials(STATIC, description="C:\\u0000dir")  # a backslash, then "u0000"
+
+    assert post_alert(payload).status_code == 201
+    assert "C:\\u0000dir" in Incident.objects.get().description
+
+
+@pytest.mark.django_db
+def test_webhook_cuts_over_long_text_instead_of_refusing_the_alert(
+    connection: Connection, post_alert: Any
+) -> None:
+    payload = with_essentials(STATIC, alertRule="r" * 2000)
+
+    assert post_alert(payload).status_code == 201
+    assert Alert.objects.get().alert_rule == "r" * 500
