@@ -3,21 +3,35 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import transaction
 from django.db.models.functions import Lower
+from django.utils import timezone
+
+from itsm.sql import column, insert_rows
 
 from .models import ConfigurationItem
 from .resource_ids import parse_resource_id
 
+_CI_COLUMNS = (
+    "name",
+    "ci_class",
+    "azure_resource_id",
+    "subscription_id",
+    "resource_group",
+    "first_seen_at",
+    "last_seen_at",
+    "created_at",
+    "updated_at",
+)
 
-@transaction.atomic(savepoint=False)
+
 def ci_upsert_for_resources(
     *, resource_ids: Iterable[str], seen_at: datetime
 ) -> list[ConfigurationItem]:
     """Return the CI of every resource ID, creating missing ones, in one statement.
 
     An INSERT .. ON CONFLICT (resource ID) DO UPDATE keeps this race-safe and constant
-    in queries however many targets an alert has; `last_seen_at` moves forward.
+    in queries however many targets an alert has; `last_seen_at` moves forward. The CIs
+    returned carry their id and what the resource IDs say (not fields set by hand).
     """
     refs = {}
     for resource_id in resource_ids:
@@ -25,24 +39,40 @@ def ci_upsert_for_resources(
         refs.setdefault(ref.resource_id, ref)
     if not refs:
         return []
-    items = [
-        ConfigurationItem(
+    now = timezone.now()
+    last_seen, updated = (
+        column(ConfigurationItem, "last_seen_at"),
+        column(ConfigurationItem, "updated_at"),
+    )
+    rows = insert_rows(
+        ConfigurationItem,
+        _CI_COLUMNS,
+        [
+            (r.name, r.ci_class, r.resource_id, r.subscription_id, r.resource_group)
+            + (seen_at, seen_at, now, now)
+            for r in refs.values()
+        ],
+        on_conflict=(
+            f"ON CONFLICT ({column(ConfigurationItem, 'azure_resource_id')}) DO UPDATE SET "
+            f"{last_seen} = excluded.{last_seen}, {updated} = excluded.{updated}"
+        ),
+        returning=("id", "azure_resource_id"),
+    )
+    items = []
+    for pk, resource_id in rows:
+        ref = refs[resource_id]
+        ci = ConfigurationItem(
+            id=pk,
             name=ref.name,
             ci_class=ref.ci_class,
             azure_resource_id=ref.resource_id,
             subscription_id=ref.subscription_id,
             resource_group=ref.resource_group,
-            first_seen_at=seen_at,
             last_seen_at=seen_at,
         )
-        for ref in refs.values()
-    ]
-    return ConfigurationItem.objects.bulk_create(
-        items,
-        update_conflicts=True,
-        unique_fields=["azure_resource_id"],
-        update_fields=["last_seen_at", "updated_at"],
-    )
+        ci._state.adding = False
+        items.append(ci)
+    return items
 
 
 def ci_unique_by_names(*, names: Iterable[str]) -> list[ConfigurationItem]:

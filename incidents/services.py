@@ -12,10 +12,11 @@ from django.utils import timezone
 
 from cmdb.models import ConfigurationItem
 from itsm.exceptions import ApplicationError, TransitionNotAllowed
+from itsm.sql import insert_rows
 
 from .choices import IncidentState, JournalKind, ResolutionCode
 from .models import AssignmentGroup, Incident, IncidentConfigurationItem, JournalEntry
-from .priority import impact_urgency_for_severity
+from .priority import impact_urgency_for_severity, priority_for
 
 Actor = AbstractBaseUser | str
 
@@ -37,6 +38,19 @@ def _actor_fields(actor: Actor) -> dict[str, object]:
     return {"actor": actor, "actor_name": actor.get_username()}
 
 
+_JOURNAL_COLUMNS = (
+    "incident",
+    "created_at",
+    "kind",
+    "actor",
+    "actor_name",
+    "message",
+    "from_state",
+    "to_state",
+)
+_JOURNAL_ATTRS = tuple(f"{c}_id" if c in ("incident", "actor") else c for c in _JOURNAL_COLUMNS)
+
+
 def journal_add(
     *,
     incident: Incident,
@@ -48,7 +62,7 @@ def journal_add(
     at: datetime | None = None,
 ) -> JournalEntry:
     """Write one line of an incident's history."""
-    return JournalEntry.objects.create(
+    entry = JournalEntry(
         incident=incident,
         created_at=at or timezone.now(),
         kind=kind,
@@ -57,6 +71,31 @@ def journal_add(
         to_state=to_state,
         **_actor_fields(actor),
     )
+    # One cached INSERT: the webhook writes a journal line for every incident it opens.
+    ((entry.pk,),) = insert_rows(
+        JournalEntry,
+        _JOURNAL_COLUMNS,
+        [[getattr(entry, f) for f in _JOURNAL_ATTRS]],
+        returning=("id",),
+    )
+    entry._state.adding = False
+    return entry
+
+
+_INCIDENT_COLUMNS = (
+    "title",
+    "description",
+    "state",
+    "impact",
+    "urgency",
+    "priority",
+    "severity",
+    "opened_at",
+    "resolution_code",
+    "resolution_notes",
+    "created_at",
+    "updated_at",
+)
 
 
 # No savepoint: nothing catches errors inside, and the webhook's hot path calls this.
@@ -83,8 +122,18 @@ def incident_open(
         impact=impact or default_impact,
         urgency=urgency or default_urgency,
         opened_at=opened_at or now,
+        created_at=now,
+        updated_at=now,
     )
-    incident.save()
+    incident.priority = priority_for(incident.impact, incident.urgency)
+    # A cached INSERT rather than save(): this is on the webhook's hot path.
+    ((incident.pk, incident.number),) = insert_rows(
+        Incident,
+        _INCIDENT_COLUMNS,
+        [[getattr(incident, c) for c in _INCIDENT_COLUMNS]],
+        returning=("id", "number"),
+    )
+    incident._state.adding = False
     incident_link_configuration_items(incident=incident, configuration_items=configuration_items)
     journal_add(
         incident=incident,
@@ -101,12 +150,13 @@ def incident_link_configuration_items(
     *, incident: Incident, configuration_items: Iterable[ConfigurationItem]
 ) -> None:
     """Link CIs to an incident in one statement; links that exist already are kept."""
-    links = [
-        IncidentConfigurationItem(incident=incident, configuration_item=ci)
-        for ci in {ci.pk: ci for ci in configuration_items}.values()
-    ]
-    if links:
-        IncidentConfigurationItem.objects.bulk_create(links, ignore_conflicts=True)
+    now = timezone.now()
+    insert_rows(
+        IncidentConfigurationItem,
+        ("incident", "configuration_item", "linked_at"),
+        [(incident.pk, pk, now) for pk in dict.fromkeys(ci.pk for ci in configuration_items)],
+        on_conflict="ON CONFLICT DO NOTHING",
+    )
 
 
 def _transition(

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 
 
 class IntegrationsConfig(AppConfig):
@@ -6,3 +7,8 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import schema  # noqa: F401 - registers the OpenAPI extension
+        from .models import Connection
+        from .signals import clear_connection_cache
+
+        post_save.connect(clear_connection_cache, sender=Connection, dispatch_uid="conn-cache")
+        post_delete.connect(clear_connection_cache, sender=Connection, dispatch_uid="conn-cache-d")

@@ -129,14 +129,29 @@ def delivery_receive(
     )
 
 
+# What processing an existing alert reads: its state, and its incident's.
+_ALERT_FIELDS = (
+    "id",
+    "monitor_condition",
+    "resolved_at",
+    "incident__id",
+    "incident__number",
+    "incident__state",
+    "incident__opened_at",
+)
+
+
 def _alert_locked(connection: Connection, alert_id: str) -> Alert | None:
     # Lock only the alert row; its incident is read along (PostgreSQL; SQLite serialises).
-    return (
+    # No ORDER BY: with LIMIT it could lead PostgreSQL away from the unique index.
+    rows = (
         Alert.objects.select_for_update(of=("self",))
         .select_related("incident")
+        .only(*_ALERT_FIELDS)
         .filter(connection=connection, alert_id=alert_id)
-        .first()
+        .order_by()[:1]
     )
+    return next(iter(rows), None)
 
 
 def _alert_create(*, connection: Connection, alert: ParsedAlert, received_at: datetime) -> Alert:

@@ -4,7 +4,11 @@ RS256 only, key chosen by `kid` from the connection's key set, then issuer, tena
 audience, expiry and not-before (with leeway), then the caller: app ID and role.
 """
 
+import hashlib
+import threading
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 from django.conf import settings
@@ -13,6 +17,14 @@ from . import jwks
 from .models import Connection
 
 REQUIRED_CLAIMS = ["exp", "nbf", "iat", "aud", "iss", "tid"]
+MAX_VERIFIED_TOKENS = 1024
+
+# Azure reuses one token for many deliveries, and verifying it (base64 checks, RSA) is the
+# costliest step of a delivery. Claims that passed full validation are kept per process
+# until the token expires, keyed by the connection's version and the token's SHA-256
+# (never the token itself). A changed connection has a new `updated_at`: a new key.
+_verified: dict[tuple[int, float, bytes], tuple[dict[str, Any], float]] = {}
+_verified_lock = threading.Lock()
 
 
 class InvalidToken(Exception):
@@ -85,12 +97,41 @@ def _decode(connection: Connection, token: str) -> dict:
         raise InvalidToken("The token is not valid.") from None
 
 
+def _decode_verified(connection: Connection, token: str) -> dict[str, Any]:
+    """Return the token's validated claims, from the cache when this token passed before."""
+    key = (
+        connection.pk,
+        connection.updated_at.timestamp(),
+        hashlib.sha256(token.encode()).digest(),
+    )
+    hit = _verified.get(key)
+    if hit is not None and time.time() < hit[1]:
+        return hit[0]
+    claims = _decode(connection, token)
+    valid_until = float(claims["exp"]) + settings.JWT_LEEWAY_SECONDS
+    with _verified_lock:
+        if len(_verified) >= MAX_VERIFIED_TOKENS:
+            now = time.time()
+            for stale in [k for k, (_, until) in _verified.items() if until <= now]:
+                del _verified[stale]
+            if len(_verified) >= MAX_VERIFIED_TOKENS:
+                _verified.clear()
+        _verified[key] = (claims, valid_until)
+    return claims
+
+
+def verified_cache_clear() -> None:
+    """Forget verified tokens (tests; key compromise)."""
+    with _verified_lock:
+        _verified.clear()
+
+
 def validate_token(connection: Connection, token: str) -> AzurePrincipal:
     """Return who called, or raise InvalidToken (401) / CallerNotAllowed (403).
 
     May raise jwks.KeySetUnavailable when no signing keys can be had at all.
     """
-    claims = _decode(connection, token)
+    claims = _decode_verified(connection, token)
     tid = claims.get("tid")
     if not isinstance(tid, str) or tid.lower() != connection.tenant_id.lower():
         raise InvalidToken("The token is from another tenant.")

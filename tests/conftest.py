@@ -10,7 +10,7 @@ import pytest
 from django.db import connection as db_connection
 from rest_framework.test import APIClient
 
-from integrations import devtokens, jwks
+from integrations import devtokens, jwks, tokens
 from integrations.models import Connection
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -75,10 +75,12 @@ class FakeKeySet:
 @pytest.fixture
 def key_set(monkeypatch: pytest.MonkeyPatch, signing_key: Any) -> FakeKeySet:
     jwks.clear_cache()
+    tokens.verified_cache_clear()
     fake = FakeKeySet(signing_key)
     monkeypatch.setattr(jwks, "fetch_jwks", fake.fetch)
     yield fake
     jwks.clear_cache()
+    tokens.verified_cache_clear()
 
 
 @pytest.fixture
