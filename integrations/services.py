@@ -7,15 +7,18 @@ transaction commits, so a 2xx means the alert and its incident are durably store
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from cmdb.services import ci_unique_by_names, ci_upsert_for_resources
 from incidents.choices import IncidentState, ResolutionCode
 from incidents.models import Incident
 from incidents.services import incident_open, incident_resolve
+from itsm.sql import column, insert_rows
 
 from .choices import AZURE_MONITOR_ACTOR, DeliveryOutcome, MonitorCondition
 from .models import Alert, Connection, Delivery
@@ -129,29 +132,81 @@ def delivery_receive(
     )
 
 
-# What processing an existing alert reads: its state, and its incident's.
-_ALERT_FIELDS = (
-    "id",
-    "monitor_condition",
-    "resolved_at",
-    "incident__id",
-    "incident__number",
-    "incident__state",
-    "incident__opened_at",
-)
+@cache
+def _alert_locked_sql(vendor: str) -> str:
+    names = {
+        "alert": Alert._meta.db_table,
+        "incident": Incident._meta.db_table,
+        **{f"a_{f}": column(Alert, f) for f in ("id", "monitor_condition", "incident")},
+        **{f"a_{f}": column(Alert, f) for f in ("connection", "alert_id")},
+        **{f"i_{f}": column(Incident, f) for f in ("id", "number", "state")},
+    }
+    # Identifiers from model metadata; the values are parameters.
+    sql = (  # noqa: S608
+        "SELECT a.{a_id}, a.{a_monitor_condition}, i.{i_id}, i.{i_number}, i.{i_state} "
+        "FROM {alert} a JOIN {incident} i ON i.{i_id} = a.{a_incident} "
+        "WHERE a.{a_connection} = %s AND a.{a_alert_id} = %s"
+    ).format(**names)
+    # Lock only the alert row (PostgreSQL); SQLite serialises writers anyway.
+    return sql + (" FOR UPDATE OF a" if vendor == "postgresql" else "")
 
 
 def _alert_locked(connection: Connection, alert_id: str) -> Alert | None:
-    # Lock only the alert row; its incident is read along (PostgreSQL; SQLite serialises).
-    # No ORDER BY: with LIMIT it could lead PostgreSQL away from the unique index.
-    rows = (
-        Alert.objects.select_for_update(of=("self",))
-        .select_related("incident")
-        .only(*_ALERT_FIELDS)
-        .filter(connection=connection, alert_id=alert_id)
-        .order_by()[:1]
-    )
-    return next(iter(rows), None)
+    """Lock a known alert and read its state and its incident's, in one statement."""
+    with db_connection.cursor() as cursor:
+        cursor.execute(_alert_locked_sql(db_connection.vendor), [connection.pk, alert_id])
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    pk, condition, incident_pk, number, state = found
+    incident = Incident(id=incident_pk, state=state)
+    incident.number = number
+    row = Alert(id=pk, connection=connection, alert_id=alert_id, monitor_condition=condition)
+    row.incident = incident
+    for instance in (incident, row):
+        instance._state.adding = False
+        instance._state.db = db_connection.alias
+    return row
+
+
+_ALERT_COLUMNS = (
+    "connection",
+    "alert_id",
+    "incident",
+    "alert_rule",
+    "alert_rule_id",
+    "severity",
+    "signal_type",
+    "monitoring_service",
+    "monitor_condition",
+    "target_ids",
+    "configuration_items",
+    "fired_at",
+    "resolved_at",
+    "portal_url",
+    "created_at",
+    "updated_at",
+)
+_DELIVERY_COLUMNS = (
+    "connection",
+    "received_at",
+    "body",
+    "content_type",
+    "outcome",
+    "status_code",
+    "reported_alert_id",
+    "alert",
+    "caller_app_id",
+    "caller_object_id",
+    "caller_tenant_id",
+    "error",
+)
+
+
+def _values(instance: Alert | Delivery, columns: tuple[str, ...]) -> list[object]:
+    """The instance's values for `columns` (foreign keys by id)."""
+    meta = instance._meta
+    return [getattr(instance, meta.get_field(c).attname) for c in columns]
 
 
 def _alert_create(*, connection: Connection, alert: ParsedAlert, received_at: datetime) -> Alert:
@@ -173,7 +228,7 @@ def _alert_create(*, connection: Connection, alert: ParsedAlert, received_at: da
         message=f"Opened from Azure Monitor alert {alert.alert_rule or alert.alert_id} "
         f"({alert.monitor_condition}).",
     )
-    row = Alert.objects.create(
+    row = Alert(
         connection=connection,
         alert_id=alert.alert_id,
         incident=incident,
@@ -188,7 +243,14 @@ def _alert_create(*, connection: Connection, alert: ParsedAlert, received_at: da
         fired_at=alert.fired_at,
         resolved_at=(alert.resolved_at or received_at) if alert.is_resolved else None,
         portal_url=portal_url(alert),
+        created_at=received_at,
+        updated_at=received_at,
     )
+    # A plain INSERT: a concurrent delivery of the same alert fails here, on the constraint.
+    ((row.pk,),) = insert_rows(
+        Alert, _ALERT_COLUMNS, [_values(row, _ALERT_COLUMNS)], returning=("id",)
+    )
+    row._state.adding = False
     if alert.is_resolved:
         # Resolved arrived first (the Fired message was lost or is late): keep the record.
         _incident_resolve_by_azure(incident=incident, resolved_at=row.resolved_at)
@@ -250,7 +312,7 @@ def alert_ingest(
         else:
             outcome = _alert_apply(row=row, alert=alert, received_at=received_at)
         status_code = 201 if outcome == DeliveryOutcome.CREATED else 200
-        Delivery.objects.create(
+        delivery = Delivery(
             connection=connection,
             received_at=received_at,
             body=raw,
@@ -261,6 +323,7 @@ def alert_ingest(
             alert=row,
             **_caller_fields(principal),
         )
+        insert_rows(Delivery, _DELIVERY_COLUMNS, [_values(delivery, _DELIVERY_COLUMNS)])
     incident = row.incident
     logger.info(
         "webhook.accepted connection=%s outcome=%s incident=%s",
