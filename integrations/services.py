@@ -283,6 +283,36 @@ def _alert_apply(*, row: Alert, alert: ParsedAlert, received_at: datetime) -> st
     return DeliveryOutcome.RESOLVED
 
 
+def _alert_ingest_once(
+    *,
+    connection: Connection,
+    principal: AzurePrincipal,
+    alert: ParsedAlert,
+    raw: bytes,
+    content_type: str,
+    received_at: datetime,
+) -> tuple[Alert, str]:
+    row = _alert_locked(connection, alert.alert_id)
+    if row is None:
+        row = _alert_create(connection=connection, alert=alert, received_at=received_at)
+        outcome = DeliveryOutcome.CREATED
+    else:
+        outcome = _alert_apply(row=row, alert=alert, received_at=received_at)
+    delivery = Delivery(
+        connection=connection,
+        received_at=received_at,
+        body=raw,
+        content_type=content_type[:200],
+        outcome=outcome,
+        status_code=201 if outcome == DeliveryOutcome.CREATED else 200,
+        reported_alert_id=alert.alert_id,
+        alert=row,
+        **_caller_fields(principal),
+    )
+    insert_rows(Delivery, _DELIVERY_COLUMNS, [_values(delivery, _DELIVERY_COLUMNS)])
+    return row, outcome
+
+
 def alert_ingest(
     *,
     connection: Connection,
@@ -297,33 +327,26 @@ def alert_ingest(
     Idempotent: the unique (connection, alertId) constraint decides which of several
     concurrent deliveries creates the alert; the others see it and change nothing.
     """
-    with transaction.atomic(durable=True):
-        row = _alert_locked(connection, alert.alert_id)
-        if row is None:
-            try:
-                with transaction.atomic():
-                    row = _alert_create(connection=connection, alert=alert, received_at=received_at)
-                outcome = DeliveryOutcome.CREATED
-            except IntegrityError:
-                row = _alert_locked(connection, alert.alert_id)
-                if row is None:
-                    raise  # another constraint failed: surface it
-                outcome = _alert_apply(row=row, alert=alert, received_at=received_at)
-        else:
-            outcome = _alert_apply(row=row, alert=alert, received_at=received_at)
-        status_code = 201 if outcome == DeliveryOutcome.CREATED else 200
-        delivery = Delivery(
-            connection=connection,
-            received_at=received_at,
-            body=raw,
-            content_type=content_type[:200],
-            outcome=outcome,
-            status_code=status_code,
-            reported_alert_id=alert.alert_id,
-            alert=row,
-            **_caller_fields(principal),
-        )
-        insert_rows(Delivery, _DELIVERY_COLUMNS, [_values(delivery, _DELIVERY_COLUMNS)])
+    # A new alert is inserted without a savepoint (it costs two round trips on every new
+    # alert). If a concurrent delivery inserted the same alert first, the constraint
+    # fails and the whole transaction rolls back; the retry then finds the alert.
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic(durable=True):
+                row, outcome = _alert_ingest_once(
+                    connection=connection,
+                    principal=principal,
+                    alert=alert,
+                    raw=raw,
+                    content_type=content_type,
+                    received_at=received_at,
+                )
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise  # not a lost race: surface it
+            logger.info("webhook.race_retry connection=%s", connection.slug)
+    status_code = 201 if outcome == DeliveryOutcome.CREATED else 200
     incident = row.incident
     logger.info(
         "webhook.accepted connection=%s outcome=%s incident=%s",
