@@ -3,9 +3,11 @@
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from itsm.exceptions import ApplicationError
 from itsm.sql import column, insert_rows
 
 from .models import ConfigurationItem
@@ -91,3 +93,53 @@ def ci_unique_by_names(*, names: Iterable[str]) -> list[ConfigurationItem]:
     for ci in rows:
         by_name.setdefault(ci.name_lower, []).append(ci)
     return [cis[0] for cis in by_name.values() if len(cis) == 1]
+
+
+def ci_create(
+    *,
+    name: str,
+    ci_class: str,
+    azure_resource_id: str | None = None,
+    subscription_id: str = "",
+    resource_group: str = "",
+) -> ConfigurationItem:
+    """Create a configuration item by hand; an Azure resource ID fills what it can say.
+
+    Raises ApplicationError when a CI already has that resource ID.
+    """
+    ci = ConfigurationItem(name=name.strip(), ci_class=ci_class.strip().lower())
+    if azure_resource_id:
+        ref = parse_resource_id(azure_resource_id)
+        ci.azure_resource_id = ref.resource_id
+        ci.ci_class = ci.ci_class or ref.ci_class
+        ci.name = ci.name or ref.name
+        subscription_id = subscription_id or ref.subscription_id
+        resource_group = resource_group or ref.resource_group
+    ci.subscription_id = subscription_id.lower()
+    ci.resource_group = resource_group.lower()
+    return _ci_save(ci)
+
+
+def ci_update(*, ci: ConfigurationItem, **changes: object) -> ConfigurationItem:
+    """Change a CI's name, class, subscription or resource group (not its resource ID)."""
+    allowed = {"name", "ci_class", "subscription_id", "resource_group"}
+    unknown = sorted(set(changes) - allowed)
+    if unknown:
+        raise ApplicationError(f"These fields cannot be edited: {', '.join(unknown)}.")
+    for field, value in changes.items():
+        setattr(ci, field, str(value).strip())
+    return _ci_save(ci)
+
+
+def _ci_save(ci: ConfigurationItem) -> ConfigurationItem:
+    if not ci.name or not ci.ci_class:
+        raise ApplicationError("A configuration item needs a name and a class.")
+    try:
+        with transaction.atomic():
+            ci.save()
+    except IntegrityError:
+        raise ApplicationError(
+            f"A configuration item with the resource ID {ci.azure_resource_id} exists already.",
+            code="duplicate_resource_id",
+        ) from None
+    return ci

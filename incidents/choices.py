@@ -57,4 +57,5 @@ class JournalKind(models.TextChoices):
     STATE_CHANGED = "state_changed", "State changed"
     ASSIGNED = "assigned", "Assignment changed"
     WORK_NOTE = "work_note", "Work note"
+    UPDATED = "updated", "Fields changed"
     SOURCE_UPDATE = "source_update", "Update from the source"

@@ -304,3 +304,69 @@ def incident_add_work_note(*, incident: Incident, actor: Actor, message: str) ->
     return journal_add(
         incident=incident, actor=actor, kind=JournalKind.WORK_NOTE, message=message.strip()
     )
+
+
+def incident_create(
+    *,
+    actor: Actor,
+    title: str,
+    description: str = "",
+    impact: int,
+    urgency: int,
+    configuration_items: Iterable[ConfigurationItem] = (),
+    assigned_to: AbstractBaseUser | None = None,
+    assignment_group: AssignmentGroup | None = None,
+) -> Incident:
+    """Open an incident by hand (not from an alert), optionally assigned at once."""
+    if not title.strip():
+        raise ApplicationError("An incident needs a title.", code="title_required")
+    with transaction.atomic():
+        incident = incident_open(
+            title=title.strip(),
+            description=description,
+            actor=actor,
+            impact=impact,
+            urgency=urgency,
+            configuration_items=configuration_items,
+            message="Opened by hand.",
+        )
+        if assigned_to is not None or assignment_group is not None:
+            incident_assign(
+                incident=incident,
+                actor=actor,
+                assigned_to=assigned_to,
+                assignment_group=assignment_group,
+            )
+    return incident
+
+
+EDITABLE_FIELDS = ("title", "description", "impact", "urgency")
+
+
+def incident_update(*, incident: Incident, actor: Actor, **changes: object) -> Incident:
+    """Change an incident's title, description, impact or urgency; priority follows.
+
+    Closed and canceled incidents are a record and cannot be edited.
+    """
+    unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise ApplicationError(f"These fields cannot be edited: {', '.join(unknown)}.")
+    if incident.state in (S.CLOSED, S.CANCELED):
+        raise TransitionNotAllowed(
+            f"{incident.number} is {S(incident.state).label.lower()}; it cannot be edited."
+        )
+    if "title" in changes and not str(changes["title"]).strip():
+        raise ApplicationError("An incident needs a title.", code="title_required")
+    changed = {f: v for f, v in changes.items() if getattr(incident, f) != v}
+    if not changed:
+        return incident
+    with transaction.atomic(savepoint=False):
+        before = incident.priority
+        for field, value in changed.items():
+            setattr(incident, field, value)
+        incident.save(update_fields=[*changed, "priority", "updated_at"])
+        message = "Changed " + ", ".join(sorted(changed)) + "."
+        if incident.priority != before:
+            message += f" Priority {before} → {incident.priority}."
+        journal_add(incident=incident, actor=actor, kind=JournalKind.UPDATED, message=message)
+    return incident

@@ -148,10 +148,15 @@ class Delivery(models.Model):
     alert = models.ForeignKey(
         Alert, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
     )
+    # Set when an operator ran a stored delivery through processing again.
+    replay_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
+    )
 
     class Meta:
         verbose_name_plural = "deliveries"
         ordering = ["-received_at", "-pk"]
+        permissions = [("replay_delivery", "Can run a stored delivery through processing again")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(outcome__in=DeliveryOutcome.values),

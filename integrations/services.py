@@ -10,14 +10,16 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
 from django.utils import timezone
 
 from cmdb.services import ci_unique_by_names, ci_upsert_for_resources
-from incidents.choices import IncidentState, ResolutionCode
+from incidents.choices import IncidentState, JournalKind, ResolutionCode
 from incidents.models import Incident
-from incidents.services import incident_open, incident_resolve
+from incidents.services import incident_open, incident_resolve, journal_add
+from itsm.exceptions import ApplicationError
 from itsm.sql import column, insert_rows
 
 from .choices import AZURE_MONITOR_ACTOR, DeliveryOutcome, MonitorCondition
@@ -200,6 +202,7 @@ _DELIVERY_COLUMNS = (
     "caller_object_id",
     "caller_tenant_id",
     "error",
+    "replay_of",
 )
 
 
@@ -291,6 +294,7 @@ def _alert_ingest_once(
     raw: bytes,
     content_type: str,
     received_at: datetime,
+    replay_of: Delivery | None,
 ) -> tuple[Alert, str]:
     row = _alert_locked(connection, alert.alert_id)
     if row is None:
@@ -307,6 +311,7 @@ def _alert_ingest_once(
         status_code=201 if outcome == DeliveryOutcome.CREATED else 200,
         reported_alert_id=alert.alert_id,
         alert=row,
+        replay_of=replay_of,
         **_caller_fields(principal),
     )
     insert_rows(Delivery, _DELIVERY_COLUMNS, [_values(delivery, _DELIVERY_COLUMNS)])
@@ -321,6 +326,7 @@ def alert_ingest(
     raw: bytes,
     content_type: str,
     received_at: datetime,
+    replay_of: Delivery | None = None,
 ) -> WebhookAnswer:
     """Record the delivery and apply the alert: open, repeat, resolve, or ignore as stale.
 
@@ -340,6 +346,7 @@ def alert_ingest(
                     raw=raw,
                     content_type=content_type,
                     received_at=received_at,
+                    replay_of=replay_of,
                 )
             break
         except IntegrityError:
@@ -398,3 +405,56 @@ def connection_upsert(*, slug: str, values: dict[str, Any]) -> tuple[Connection,
     connection.full_clean()
     connection.save()
     return connection, action
+
+
+def delivery_replay(*, delivery: Delivery, actor: AbstractBaseUser) -> WebhookAnswer:
+    """Run a stored delivery through processing again, as its sender, and journal it.
+
+    Idempotent like any repeat: replaying an alert already applied changes nothing. The
+    replay is kept as a new delivery pointing at the original. A body that cannot be
+    parsed is refused again with the same error (ApplicationError).
+    """
+    raw = bytes(delivery.body)
+    try:
+        alert = parse_alert(raw)
+    except AlertParseError as exc:
+        raise ApplicationError(
+            f"Delivery {delivery.pk} cannot be replayed: {exc.message}", code=exc.code
+        ) from None
+    principal = AzurePrincipal(
+        app_id=delivery.caller_app_id,
+        object_id=delivery.caller_object_id,
+        tenant_id=delivery.caller_tenant_id,
+        token_version="",
+        roles=(),
+    )
+    answer = alert_ingest(
+        connection=delivery.connection,
+        principal=principal,
+        alert=alert,
+        raw=raw,
+        content_type=delivery.content_type,
+        received_at=timezone.now(),
+        replay_of=delivery,
+    )
+    incident = Incident.objects.get(number=answer.body["incident"])
+    journal_add(
+        incident=incident,
+        actor=actor,
+        kind=JournalKind.SOURCE_UPDATE,
+        message=f"Replayed delivery {delivery.pk} ({delivery.received_at:%Y-%m-%d %H:%M:%S} UTC): "
+        f"{answer.body['status']}.",
+    )
+    return answer
+
+
+@transaction.atomic
+def connection_delete(*, connection: Connection) -> None:
+    """Delete a connection that never delivered anything; otherwise disable it instead."""
+    if connection.deliveries.exists() or connection.alerts.exists():
+        raise ApplicationError(
+            f"The connection {connection.slug!r} has deliveries and alerts on record; "
+            "disable it instead of deleting it.",
+            code="connection_in_use",
+        )
+    connection.delete()

@@ -10,11 +10,13 @@ from incidents.services import (
     incident_assign,
     incident_cancel,
     incident_close,
+    incident_create,
     incident_hold,
     incident_open,
     incident_reopen,
     incident_resolve,
     incident_start,
+    incident_update,
 )
 from itsm.exceptions import ApplicationError, TransitionNotAllowed
 from tests.factories import AssignmentGroupFactory, ConfigurationItemFactory, UserFactory
@@ -172,3 +174,53 @@ def test_incident_add_work_note_refuses_empty_notes() -> None:
     assert (entry.kind, entry.message) == (JournalKind.WORK_NOTE, "checked")
     with pytest.raises(ApplicationError):
         incident_add_work_note(incident=incident, actor="x", message="")
+
+
+def test_incident_create_opens_an_assigned_incident_by_hand() -> None:
+    user, group = UserFactory(), AssignmentGroupFactory()
+    ci = ConfigurationItemFactory()
+    incident = incident_create(
+        actor=user,
+        title=" Disk full on vm-1 ",
+        impact=1,
+        urgency=2,
+        configuration_items=[ci],
+        assigned_to=user,
+        assignment_group=group,
+    )
+    incident.refresh_from_db()
+    assert (incident.title, incident.priority, incident.severity) == ("Disk full on vm-1", 2, None)
+    assert (incident.assigned_to, incident.assignment_group) == (user, group)
+    assert list(incident.configuration_items.all()) == [ci]
+    kinds = set(incident.journal.values_list("kind", flat=True))
+    assert kinds == {JournalKind.OPENED, JournalKind.ASSIGNED}
+
+
+def test_incident_create_requires_a_title() -> None:
+    with pytest.raises(ApplicationError, match="title"):
+        incident_create(actor="x", title="  ", impact=2, urgency=2)
+    assert not Incident.objects.exists()
+
+
+def test_incident_update_recomputes_priority_and_journals() -> None:
+    incident = incident_open(title="t", description="", actor="x", severity="Sev4")
+    incident_update(incident=incident, actor=UserFactory(), impact=1, urgency=1, title="New")
+    incident.refresh_from_db()
+    assert (incident.title, incident.priority) == ("New", 1)
+    entry = incident.journal.get(kind=JournalKind.UPDATED)
+    assert "Priority 5 → 1" in entry.message
+
+
+def test_incident_update_refuses_closed_incidents_and_unknown_fields() -> None:
+    incident = incident_open(title="t", description="", actor="x")
+    with pytest.raises(ApplicationError, match="cannot be edited: state"):
+        incident_update(incident=incident, actor="x", state="closed")
+    closed = _incident_in(S.CLOSED)
+    with pytest.raises(TransitionNotAllowed):
+        incident_update(incident=closed, actor="x", title="x")
+
+
+def test_incident_update_without_changes_writes_nothing() -> None:
+    incident = incident_open(title="t", description="", actor="x")
+    incident_update(incident=incident, actor="x", title="t")
+    assert incident.journal.count() == 1

@@ -1,0 +1,101 @@
+import io
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
+
+from incidents.models import Incident
+from integrations.models import Alert, Connection, Delivery
+from integrations.services import connection_delete, delivery_replay
+from itsm.exceptions import ApplicationError
+from tests.conftest import with_essentials
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+STATIC = "azure/platform-metric-static-threshold-fired.json"
+
+
+def test_delivery_replay_is_idempotent_and_journaled(
+    connection: Connection, post_alert: Any
+) -> None:
+    assert post_alert(STATIC).status_code == 201
+    original = Delivery.objects.get()
+    operator = UserFactory(username="olga")
+
+    answer = delivery_replay(delivery=original, actor=operator)
+
+    assert (answer.status_code, answer.body["status"]) == (200, "duplicate")
+    assert Incident.objects.count() == Alert.objects.count() == 1
+    replay = Delivery.objects.exclude(pk=original.pk).get()
+    assert replay.replay_of == original
+    assert bytes(replay.body) == bytes(original.body)
+    entry = Incident.objects.get().journal.get(kind="source_update")
+    assert entry.actor == operator
+    assert f"Replayed delivery {original.pk}" in entry.message
+
+
+def test_delivery_replay_applies_a_resolution_that_was_lost(
+    connection: Connection, post_alert: Any
+) -> None:
+    post_alert(STATIC)
+    resolved = with_essentials(STATIC, monitorCondition="Resolved")
+    assert post_alert(resolved).status_code == 200
+    resolution = Delivery.objects.get(outcome="resolved")
+    Incident.objects.update(state="new", resolved_at=None, resolution_code="")
+    Alert.objects.update(monitor_condition="Fired", resolved_at=None)
+
+    answer = delivery_replay(delivery=resolution, actor=UserFactory())
+
+    assert answer.body["status"] == "resolved"
+    assert Incident.objects.get().state == "resolved"
+
+
+def test_delivery_replay_refuses_an_unparseable_body(
+    connection: Connection, post_alert: Any
+) -> None:
+    assert post_alert(b"{nope").status_code == 400
+    with pytest.raises(ApplicationError, match="cannot be replayed"):
+        delivery_replay(delivery=Delivery.objects.get(), actor=UserFactory())
+    assert Delivery.objects.count() == 1
+
+
+def test_connection_delete_only_when_unused(connection: Connection, post_alert: Any) -> None:
+    spare = Connection.objects.create(
+        slug="spare", name="s", tenant_id=connection.tenant_id, audiences=["a"]
+    )
+    connection_delete(connection=spare)
+    assert not Connection.objects.filter(slug="spare").exists()
+    post_alert(STATIC)
+    with pytest.raises(ApplicationError, match="disable it instead"):
+        connection_delete(connection=connection)
+
+
+@pytest.mark.parametrize(
+    ("role", "can", "cannot"),
+    [
+        ("operators", ["incidents.change_incident", "integrations.replay_delivery"], []),
+        ("viewers", ["incidents.view_incident"], ["incidents.change_incident"]),
+    ],
+)
+def test_roles_exist_with_their_permissions(role: str, can: list, cannot: list) -> None:
+    user = UserFactory()
+    user.groups.add(Group.objects.get(name=role))
+    for perm in can:
+        assert user.has_perm(perm)
+    for perm in cannot:
+        assert not user.has_perm(perm)
+
+
+def test_grant_role_adds_a_user_to_a_role_and_the_console() -> None:
+    user = UserFactory(username="vera")
+    out = io.StringIO()
+    call_command("grant_role", "vera", "viewers", stdout=out)
+    user.refresh_from_db()
+    assert user.is_staff
+    assert list(user.groups.values_list("name", flat=True)) == ["viewers"]
+    call_command("grant_role", "vera", "viewers", "--remove", stdout=out)
+    assert not user.groups.exists()
+    with pytest.raises(CommandError, match="No user 'nobody'"):
+        call_command("grant_role", "nobody", "operators")
