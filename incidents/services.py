@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cmdb.models import ConfigurationItem
+from itsm import sql
 from itsm.exceptions import ApplicationError, TransitionNotAllowed
 from itsm.sql import insert_rows
 
@@ -126,23 +127,69 @@ def incident_open(
         updated_at=now,
     )
     incident.priority = priority_for(incident.impact, incident.urgency)
-    # A cached INSERT rather than save(): this is on the webhook's hot path.
-    ((incident.pk, incident.number),) = insert_rows(
+    message = message or "Incident opened."
+    # Cached INSERTs rather than save(): this is on the webhook's hot path.
+    insert = sql.insert_values(
         Incident,
         _INCIDENT_COLUMNS,
         [[getattr(incident, c) for c in _INCIDENT_COLUMNS]],
         returning=("id", "number"),
     )
-    incident._state.adding = False
-    incident_link_configuration_items(incident=incident, configuration_items=configuration_items)
-    journal_add(
-        incident=incident,
-        actor=actor,
-        kind=JournalKind.OPENED,
-        message=message or "Incident opened.",
-        to_state=incident.state,
-        at=now,
+    if not sql.supports_insert_ctes():
+        ((incident.pk, incident.number),) = sql.run(insert)
+        incident._state.adding = False
+        incident_link_configuration_items(
+            incident=incident, configuration_items=configuration_items
+        )
+        journal_add(
+            incident=incident,
+            actor=actor,
+            kind=JournalKind.OPENED,
+            message=message,
+            to_state=incident.state,
+            at=now,
+        )
+        return incident
+    # PostgreSQL: the incident, its CI links and its first journal line in one statement.
+    parts = [("inc", insert)]
+    ci_pks = list(dict.fromkeys(ci.pk for ci in configuration_items))
+    if ci_pks:
+        parts.append(
+            (
+                "links",
+                sql.insert_select(
+                    IncidentConfigurationItem,
+                    ("incident", "configuration_item", "linked_at"),
+                    [sql.Sql("inc.id"), sql.Sql("ci.id"), now],
+                    source="inc, unnest(%s::bigint[]) AS ci(id)",
+                    source_params=[ci_pks],
+                    on_conflict="ON CONFLICT DO NOTHING",
+                ),
+            )
+        )
+    actor_fields = _actor_fields(actor)
+    journal = {
+        "incident": sql.Sql("inc.id"),
+        "created_at": now,
+        "kind": JournalKind.OPENED,
+        "actor": getattr(actor_fields["actor"], "pk", None),
+        "actor_name": actor_fields["actor_name"],
+        "message": message,
+        "from_state": "",
+        "to_state": incident.state,
+    }
+    parts.append(
+        (
+            "journal",
+            sql.insert_select(
+                JournalEntry, _JOURNAL_COLUMNS, [journal[c] for c in _JOURNAL_COLUMNS], source="inc"
+            ),
+        )
     )
+    ((incident.pk, incident.number),) = sql.run(
+        sql.with_inserts(parts, final="SELECT id, number FROM inc")
+    )
+    incident._state.adding = False
     return incident
 
 

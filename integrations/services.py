@@ -19,6 +19,7 @@ from cmdb.services import ci_unique_by_names, ci_upsert_for_resources
 from incidents.choices import IncidentState, JournalKind, ResolutionCode
 from incidents.models import Incident
 from incidents.services import incident_open, incident_resolve, journal_add
+from itsm import sql
 from itsm.exceptions import ApplicationError
 from itsm.sql import column, insert_rows
 
@@ -212,8 +213,10 @@ def _values(instance: Alert | Delivery, columns: tuple[str, ...]) -> list[object
     return [getattr(instance, meta.get_field(c).attname) for c in columns]
 
 
-def _alert_create(*, connection: Connection, alert: ParsedAlert, received_at: datetime) -> Alert:
-    """Open the incident of a new alert, link its CIs, and store the alert."""
+def _alert_create(
+    *, connection: Connection, alert: ParsedAlert, received_at: datetime, delivery: Delivery
+) -> Alert:
+    """Open the incident of a new alert, link its CIs, and store the alert and its delivery."""
     seen_at = alert.fired_at or received_at
     cis = ci_upsert_for_resources(resource_ids=alert.target_ids, seen_at=received_at)
     target_names = {ci.name.lower() for ci in cis}
@@ -250,9 +253,21 @@ def _alert_create(*, connection: Connection, alert: ParsedAlert, received_at: da
         updated_at=received_at,
     )
     # A plain INSERT: a concurrent delivery of the same alert fails here, on the constraint.
-    ((row.pk,),) = insert_rows(
+    insert = sql.insert_values(
         Alert, _ALERT_COLUMNS, [_values(row, _ALERT_COLUMNS)], returning=("id",)
     )
+    if sql.supports_insert_ctes():
+        # PostgreSQL: the alert and its delivery in one statement.
+        items = _values(delivery, _DELIVERY_COLUMNS)
+        items[_DELIVERY_COLUMNS.index("alert")] = sql.Sql("a.id")
+        store = sql.insert_select(
+            Delivery, _DELIVERY_COLUMNS, items, source="a", returning=("alert",)
+        )
+        ((row.pk,),) = sql.run(sql.with_inserts([("a", insert)], final=store))
+    else:
+        ((row.pk,),) = sql.run(insert)
+        delivery.alert = row
+        insert_rows(Delivery, _DELIVERY_COLUMNS, [_values(delivery, _DELIVERY_COLUMNS)])
     row._state.adding = False
     if alert.is_resolved:
         # Resolved arrived first (the Fired message was lost or is late): keep the record.
@@ -296,26 +311,28 @@ def _alert_ingest_once(
     received_at: datetime,
     replay_of: Delivery | None,
 ) -> tuple[Alert, str]:
-    row = _alert_locked(connection, alert.alert_id)
-    if row is None:
-        row = _alert_create(connection=connection, alert=alert, received_at=received_at)
-        outcome = DeliveryOutcome.CREATED
-    else:
-        outcome = _alert_apply(row=row, alert=alert, received_at=received_at)
     delivery = Delivery(
         connection=connection,
         received_at=received_at,
         body=raw,
         content_type=content_type[:200],
-        outcome=outcome,
-        status_code=201 if outcome == DeliveryOutcome.CREATED else 200,
+        outcome=DeliveryOutcome.CREATED,
+        status_code=201,
         reported_alert_id=alert.alert_id,
-        alert=row,
         replay_of=replay_of,
         **_caller_fields(principal),
     )
+    row = _alert_locked(connection, alert.alert_id)
+    if row is None:
+        row = _alert_create(
+            connection=connection, alert=alert, received_at=received_at, delivery=delivery
+        )
+        return row, DeliveryOutcome.CREATED
+    delivery.outcome = _alert_apply(row=row, alert=alert, received_at=received_at)
+    delivery.status_code = 200
+    delivery.alert = row
     insert_rows(Delivery, _DELIVERY_COLUMNS, [_values(delivery, _DELIVERY_COLUMNS)])
-    return row, outcome
+    return row, delivery.outcome
 
 
 def alert_ingest(

@@ -9,6 +9,7 @@ Everything else stays on the ORM.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -42,6 +43,91 @@ def _fields(model: type[models.Model], columns: tuple[str, ...]) -> tuple[models
     return tuple(model._meta.get_field(c) for c in columns)
 
 
+class Sql(str):
+    """A SQL fragment given in place of a value (e.g. the id a CTE returned)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    sql: str
+    params: list[Any]
+
+
+def insert_values(
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    on_conflict: str = "",
+    returning: Sequence[str] = (),
+) -> Statement:
+    """INSERT .. VALUES of `rows` (values in `columns` order), adapted per field."""
+    columns, returning = tuple(columns), tuple(returning)
+    fields = _fields(model, columns)
+    params: list[Any] = []
+    for row in rows:
+        params += [f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True)]
+    sql = _insert_sql(model, columns, len(rows), on_conflict, returning, connection.vendor)
+    return Statement(sql, params)
+
+
+def insert_select(
+    model: type[models.Model],
+    columns: Sequence[str],
+    items: Sequence[Any],
+    *,
+    source: str,
+    source_params: Sequence[Any] = (),
+    on_conflict: str = "",
+    returning: Sequence[str] = (),
+) -> Statement:
+    """INSERT .. SELECT `items` FROM `source`: rows that depend on an earlier CTE's result.
+
+    Each item is a Python value (adapted by its column's field) or a `Sql` fragment.
+    """
+    qn = connection.ops.quote_name
+    fields = _fields(model, tuple(columns))
+    select, params = [], []
+    for field, item in zip(fields, items, strict=True):
+        if isinstance(item, Sql):
+            select.append(item)
+        else:
+            select.append("%s")
+            params.append(field.get_db_prep_save(item, connection))
+    cols = ", ".join(qn(f.column) for f in fields)
+    sql = (
+        f"INSERT INTO {qn(model._meta.db_table)} ({cols}) "  # noqa: S608 - identifiers only
+        f"SELECT {', '.join(select)} FROM {source} {on_conflict}"
+    ).rstrip()
+    if returning:
+        sql += " RETURNING " + ", ".join(qn(model._meta.get_field(c).column) for c in returning)
+    return Statement(sql, [*params, *source_params])
+
+
+def with_inserts(parts: Sequence[tuple[str, Statement]], *, final: Statement | str) -> Statement:
+    """One statement: each part a named CTE (PostgreSQL runs INSERTs in CTEs), then `final`.
+
+    Saves a round trip per part on the hot path; see `supports_insert_ctes`.
+    """
+    if isinstance(final, str):
+        final = Statement(final, [])
+    ctes = ", ".join(f"{name} AS ({part.sql})" for name, part in parts)
+    params = [p for _, part in parts for p in part.params]
+    return Statement(f"WITH {ctes} {final.sql}", [*params, *final.params])
+
+
+def supports_insert_ctes() -> bool:
+    """PostgreSQL runs INSERTs inside WITH; SQLite does not."""
+    return connection.vendor == "postgresql"
+
+
+def run(statement: Statement) -> list[tuple[Any, ...]]:
+    """Execute a statement; return its rows (empty when it returns none)."""
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, statement.params)
+        return cursor.fetchall() if cursor.description else []
+
+
 def insert_rows(
     model: type[models.Model],
     columns: Sequence[str],
@@ -57,15 +143,7 @@ def insert_rows(
     """
     if not rows:
         return []
-    columns, returning = tuple(columns), tuple(returning)
-    fields = _fields(model, columns)
-    params: list[Any] = []
-    for row in rows:
-        params += [f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True)]
-    sql = _insert_sql(model, columns, len(rows), on_conflict, returning, connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if returning else []
+    return run(insert_values(model, columns, rows, on_conflict=on_conflict, returning=returning))
 
 
 def column(model: type[models.Model], field: str) -> str:
