@@ -200,7 +200,8 @@ def _optional_object(value: Any, name: str) -> dict[str, Any] | None:
 
 
 def _looks_legacy(body: dict[str, Any]) -> bool:
-    return "schemaId" not in body or body.get("schemaId") != COMMON_SCHEMA_ID
+    schema_id = body.get("schemaId")
+    return not isinstance(schema_id, str) or schema_id.lower() != COMMON_SCHEMA_ID.lower()
 
 
 def parse_alert(raw: bytes) -> ParsedAlert:

@@ -47,3 +47,44 @@ def test_api_docs_are_served_offline(admin_client: Client) -> None:
         page = admin_client.get(url)
         assert page.status_code == 200
         assert b"cdn.jsdelivr" not in page.content
+
+
+PRODUCTION_ENV = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "k" * 20 + "-production-secret-key-of-fifty-chars",
+    "DJANGO_ALLOWED_HOSTS": "itsm.contoso.com",
+    "DJANGO_CSRF_TRUSTED_ORIGINS": "https://itsm.contoso.com",
+    "DJANGO_BEHIND_TLS_PROXY": "1",
+    "DJANGO_SSL_REDIRECT": "1",
+    "DJANGO_HSTS_SECONDS": "31536000",
+    "DJANGO_HSTS_INCLUDE_SUBDOMAINS": "1",
+    "DJANGO_HSTS_PRELOAD": "1",
+}
+
+
+def test_deploy_check_is_clean_under_the_documented_production_environment(
+    tmp_path: Path,
+) -> None:
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, str(ROOT / "manage.py"), "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "itsm.settings",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            **PRODUCTION_ENV,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_healthz_is_not_redirected_to_https(
+    client: Client, settings: pytest.FixtureRequest
+) -> None:
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/api/incidents/").status_code == 301
