@@ -475,3 +475,24 @@ def connection_delete(*, connection: Connection) -> None:
             code="connection_in_use",
         )
     connection.delete()
+
+
+def delivery_purge(*, before: datetime, batch_size: int = 1000, dry_run: bool = False) -> int:
+    """Delete deliveries received before `before`, in batches; return how many.
+
+    Only the raw delivery log: alerts and incidents stay, whatever their deliveries' age.
+    Each batch is its own short transaction, so a purge never holds long locks.
+    """
+    old = Delivery.objects.filter(received_at__lt=before)
+    if dry_run:
+        return old.count()
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            batch = list(old.order_by("pk").values_list("pk", flat=True)[:batch_size])
+            if not batch:
+                return deleted
+            # Replays of purged deliveries keep their own row (replay_of is SET NULL).
+            deleted += (
+                Delivery.objects.filter(pk__in=batch).delete()[1].get(Delivery._meta.label, 0)
+            )

@@ -193,6 +193,8 @@ JWKS_MAX_AGE_SECONDS = env.int("JWKS_MAX_AGE_SECONDS", default=24 * 3600)
 JWKS_FETCH_TIMEOUT_SECONDS = env.float("JWKS_FETCH_TIMEOUT_SECONDS", default=5.0)
 JWT_LEEWAY_SECONDS = min(env.int("JWT_LEEWAY_SECONDS", default=60), 300)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+# `manage.py purge_deliveries` keeps this many days of raw deliveries by default.
+DELIVERY_RETENTION_DAYS = env.int("DELIVERY_RETENTION_DAYS", default=90)
 # How long a process may use a connection's settings before reading them again.
 CONNECTION_CACHE_SECONDS = env.float("CONNECTION_CACHE_SECONDS", default=15.0)
 # Where the offline demo keeps its development signing key (never used unless DEBUG).
