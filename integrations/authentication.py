@@ -1,11 +1,15 @@
 """DRF authentication for the Secure Webhook: Entra ID bearer tokens."""
 
+import logging
+
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
 from . import jwks
 from .tokens import AzurePrincipal, CallerNotAllowed, InvalidToken, validate_token
+
+logger = logging.getLogger(__name__)
 
 REALM = "azure-monitor"
 
@@ -41,8 +45,10 @@ class EntraIdBearerAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("The bearer token is not a JWT.") from None
         except InvalidToken as exc:
             request.bearer_error = str(exc)
+            logger.info("webhook.unauthenticated connection=%s reason=%s", connection.slug, exc)
             raise exceptions.AuthenticationFailed(str(exc)) from None
         except CallerNotAllowed as exc:
+            logger.info("webhook.forbidden connection=%s reason=%s", connection.slug, exc)
             raise exceptions.PermissionDenied(str(exc)) from None
         except jwks.KeySetUnavailable:
             raise SigningKeysUnavailable() from None

@@ -101,7 +101,12 @@ def delivery_receive(
             alert_id=alert_id,
         )
         logger.info(
-            "webhook.refused connection=%s status=%s code=%s", connection.slug, status_code, code
+            "webhook.refused connection=%s alert_id=%s status=%s code=%s caller=%s",
+            connection.slug,
+            alert_id or "-",
+            status_code,
+            code,
+            principal.app_id,
         )
         return WebhookAnswer(status_code, {"detail": message, "code": code})
 
@@ -373,10 +378,12 @@ def alert_ingest(
     status_code = 201 if outcome == DeliveryOutcome.CREATED else 200
     incident = row.incident
     logger.info(
-        "webhook.accepted connection=%s outcome=%s incident=%s",
+        "webhook.accepted connection=%s alert_id=%s outcome=%s incident=%s caller=%s",
         connection.slug,
+        alert.alert_id,
         outcome,
         incident.number,
+        principal.app_id,
     )
     return WebhookAnswer(
         status_code,
