@@ -86,6 +86,20 @@ class ParsedAlert:
         return tuple(dict.fromkeys(normalise_resource_id(t) for t in self.target_ids))
 
 
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Two values for one key: which one a reader takes is a guess; refuse instead.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise AlertParseError(
+                    f"The body repeats the key {key[:60]!r}.", code="invalid_json"
+                )
+            seen.add(key)
+    return obj
+
+
 def _reject_constant(value: str) -> None:
     raise AlertParseError(f"The body holds {value}, which is not valid JSON.", code="invalid_json")
 
@@ -104,7 +118,9 @@ def decode_json_body(raw: bytes) -> Any:
         # PostgreSQL stores no NUL in text or jsonb, and no Azure field needs one.
         raise AlertParseError("The body holds a NUL character (\\u0000).", code="invalid_json")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(
+            text, parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicates
+        )
     except RecursionError as exc:
         raise AlertParseError("The body is nested too deeply.", code="invalid_json") from exc
     except json.JSONDecodeError as exc:

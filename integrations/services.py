@@ -84,7 +84,12 @@ def delivery_record_refused(
 
 
 def delivery_receive(
-    *, connection: Connection, principal: AzurePrincipal, raw: bytes, content_type: str
+    *,
+    connection: Connection,
+    principal: AzurePrincipal,
+    raw: bytes,
+    content_type: str,
+    content_encoding: str = "",
 ) -> WebhookAnswer:
     """Check, parse and ingest one authenticated delivery; refusals are recorded too."""
     received_at = timezone.now()
@@ -110,6 +115,12 @@ def delivery_receive(
         )
         return WebhookAnswer(status_code, {"detail": message, "code": code})
 
+    if content_encoding and content_encoding.strip().lower() != "identity":
+        return refuse(
+            415,
+            "unsupported_content_encoding",
+            f"Compressed bodies (Content-Encoding {content_encoding[:40]!r}) are not accepted.",
+        )
     if not _is_json(content_type):
         return refuse(
             415,

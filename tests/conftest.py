@@ -124,13 +124,16 @@ class AlertPoster:
         slug: str = "contoso",
         token: str | None = None,
         content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
         **claims: Any,
     ) -> Any:
         if isinstance(payload, str) and payload.endswith(".json"):
             payload = load_fixture(payload)
         body = payload if isinstance(payload, bytes | str) else json.dumps(payload)
         token = token if token is not None else make_token(self.key, **claims)
-        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+        headers = dict(headers or {})
+        if token:
+            headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
         return self.client.generic(
             "POST",
             f"/api/integrations/azure-monitor/{slug}/",

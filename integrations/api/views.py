@@ -87,5 +87,6 @@ class AzureMonitorWebhookView(APIView):
             principal=request.user,
             raw=request.webhook_body,
             content_type=request.META.get("CONTENT_TYPE", ""),
+            content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""),
         )
         return Response(answer.body, status=answer.status_code)

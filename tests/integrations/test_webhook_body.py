@@ -283,3 +283,26 @@ def test_webhook_cuts_over_long_text_instead_of_refusing_the_alert(
 
     assert post_alert(payload).status_code == 201
     assert Alert.objects.get().alert_rule == "r" * 500
+
+
+@pytest.mark.django_db
+def test_webhook_refuses_duplicate_keys(connection: Connection, post_alert: Any) -> None:
+    body = STATIC_BYTES.replace(b'"severity": "Sev4",', b'"severity": "Sev4", "severity": "Sev0",')
+    assert body != STATIC_BYTES
+
+    response = post_alert(body)
+
+    assert response.status_code == 400
+    assert "repeats the key 'severity'" in response.json()["detail"]
+    assert not Incident.objects.exists()
+
+
+@pytest.mark.django_db
+def test_webhook_refuses_compressed_bodies(connection: Connection, post_alert: Any) -> None:
+    import gzip
+
+    response = post_alert(gzip.compress(STATIC_BYTES), headers={"HTTP_CONTENT_ENCODING": "gzip"})
+
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_content_encoding"
+    assert not Incident.objects.exists()
