@@ -11,9 +11,10 @@ from functools import cache
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db import connection as db_connection
 from django.utils import timezone
+from rest_framework.exceptions import APIException
 
 from cmdb.services import ci_unique_by_names, ci_upsert_for_resources
 from incidents.choices import IncidentState, JournalKind, ResolutionCode
@@ -23,6 +24,7 @@ from itsm import sql
 from itsm.exceptions import ApplicationError
 from itsm.sql import column, insert_rows
 
+from . import spool
 from .choices import AZURE_MONITOR_ACTOR, DeliveryOutcome, MonitorCondition
 from .models import Alert, Connection, Delivery
 from .parsing import AlertParseError, ParsedAlert, parse_alert
@@ -32,6 +34,17 @@ from .tokens import AzurePrincipal
 logger = logging.getLogger(__name__)
 
 JSON_CONTENT_TYPES = ("application/json",)
+# What a lost or unreachable database raises (not constraint violations).
+DATABASE_DOWN = (OperationalError, InterfaceError)
+
+
+class ServiceUnavailable(APIException):
+    """Neither the database nor the spool can take the delivery: Azure should retry."""
+
+    status_code = 503
+    default_detail = "The database is unavailable and the spool is full; retry later."
+    default_code = "unavailable"
+    wait = 30  # becomes Retry-After
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,16 +108,20 @@ def delivery_receive(
     received_at = timezone.now()
 
     def refuse(status_code: int, code: str, message: str, alert_id: str = "") -> WebhookAnswer:
-        delivery_record_refused(
-            connection=connection,
-            principal=principal,
-            raw=raw,
-            content_type=content_type,
-            received_at=received_at,
-            status_code=status_code,
-            error=message,
-            alert_id=alert_id,
-        )
+        try:
+            delivery_record_refused(
+                connection=connection,
+                principal=principal,
+                raw=raw,
+                content_type=content_type,
+                received_at=received_at,
+                status_code=status_code,
+                error=message,
+                alert_id=alert_id,
+            )
+        except DATABASE_DOWN:
+            # The answer is right whether or not the refusal could be recorded.
+            logger.warning("webhook.refusal_not_recorded connection=%s", connection.slug)
         logger.info(
             "webhook.refused connection=%s alert_id=%s status=%s code=%s caller=%s",
             connection.slug,
@@ -141,13 +158,78 @@ def delivery_receive(
                 f"The alert names subscription {outside[0]}, which this connection does not allow.",
                 alert.alert_id,
             )
+    try:
+        return alert_ingest(
+            connection=connection,
+            principal=principal,
+            alert=alert,
+            raw=raw,
+            content_type=content_type,
+            received_at=received_at,
+        )
+    except DATABASE_DOWN:
+        return _spool(
+            connection=connection,
+            principal=principal,
+            alert=alert,
+            raw=raw,
+            content_type=content_type,
+            received_at=received_at,
+        )
+
+
+def _spool(
+    *,
+    connection: Connection,
+    principal: AzurePrincipal,
+    alert: ParsedAlert,
+    raw: bytes,
+    content_type: str,
+    received_at: datetime,
+) -> WebhookAnswer:
+    """Keep a valid delivery in the local spool while the database is down (202)."""
+    try:
+        spool.spool_write(
+            spool.SpooledDelivery(
+                connection_slug=connection.slug,
+                caller_app_id=principal.app_id,
+                caller_object_id=principal.object_id,
+                caller_tenant_id=principal.tenant_id,
+                content_type=content_type,
+                received_at=received_at,
+                body=raw,
+            )
+        )
+    except spool.SpoolFull as exc:
+        logger.error("webhook.unavailable connection=%s reason=%s", connection.slug, exc)
+        raise ServiceUnavailable() from exc
+    spool.ensure_drainer()
+    logger.warning(
+        "webhook.queued connection=%s alert_id=%s caller=%s",
+        connection.slug,
+        alert.alert_id,
+        principal.app_id,
+    )
+    return WebhookAnswer(202, {"status": "queued", "incident": None, "alert_id": alert.alert_id})
+
+
+def spool_ingest(*, delivery: spool.SpooledDelivery) -> WebhookAnswer:
+    """Ingest a delivery the spool kept, as it would have been when it arrived."""
+    connection = Connection.objects.get(slug=delivery.connection_slug)
+    principal = AzurePrincipal(
+        app_id=delivery.caller_app_id,
+        object_id=delivery.caller_object_id,
+        tenant_id=delivery.caller_tenant_id,
+        token_version="",
+        roles=(),
+    )
     return alert_ingest(
         connection=connection,
         principal=principal,
-        alert=alert,
-        raw=raw,
-        content_type=content_type,
-        received_at=received_at,
+        alert=parse_alert(delivery.body),
+        raw=delivery.body,
+        content_type=delivery.content_type,
+        received_at=delivery.received_at,
     )
 
 

@@ -142,15 +142,18 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
 
 REST_FRAMEWORK = {
+    # Token first: an anonymous request is answered 401 with `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "itsm.api.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "itsm.schema.AutoSchema",
+    # JSON bodies only (the webhook reads its body raw).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "itsm.api.exception_handler",
     # API users only: the webhook sets no throttle (Azure stops calling an endpoint for
     # 15 minutes after failed retries). Counted per process (local memory cache).
@@ -194,6 +197,11 @@ JWKS_MAX_AGE_SECONDS = env.int("JWKS_MAX_AGE_SECONDS", default=24 * 3600)
 JWKS_FETCH_TIMEOUT_SECONDS = env.float("JWKS_FETCH_TIMEOUT_SECONDS", default=5.0)
 JWT_LEEWAY_SECONDS = min(env.int("JWT_LEEWAY_SECONDS", default=60), 300)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+# Deliveries that arrive while the database is unreachable wait here (integrations.spool).
+SPOOL_DIR = Path(env.str("SPOOL_DIR", default=str(BASE_DIR / "var" / "spool")))
+SPOOL_MAX_FILES = env.int("SPOOL_MAX_FILES", default=10_000)
+SPOOL_MAX_BYTES = env.int("SPOOL_MAX_BYTES", default=512 * 1024 * 1024)
+SPOOL_DRAIN_INTERVAL_SECONDS = env.float("SPOOL_DRAIN_INTERVAL_SECONDS", default=5.0)
 # `manage.py purge_deliveries` keeps this many days of raw deliveries by default.
 DELIVERY_RETENTION_DAYS = env.int("DELIVERY_RETENTION_DAYS", default=90)
 # How long a process may use a connection's settings before reading them again.
