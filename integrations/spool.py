@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import InterfaceError, OperationalError, connections
 
 logger = logging.getLogger(__name__)
 
@@ -158,12 +158,12 @@ def _drain_forever() -> None:
         if not pending():
             continue
         try:
-            close_old_connections()
             spool_drain()
         except Exception:  # noqa: BLE001 - the drainer must outlive any one failure
             logger.exception("spool.drain_error")
         finally:
-            close_old_connections()
+            # This thread drains rarely: hold no connection between drains.
+            connections.close_all()
 
 
 def ensure_drainer() -> None:
