@@ -7,6 +7,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from . import jwks
+from .ratelimit import failure_record
 from .tokens import AzurePrincipal, CallerNotAllowed, InvalidToken, validate_token
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,17 @@ class EntraIdBearerAuthentication(BaseAuthentication):
     """
 
     def authenticate(self, request: Request) -> tuple[AzurePrincipal, None]:
+        try:
+            return self._authenticate(request)
+        except (
+            exceptions.NotAuthenticated,
+            exceptions.AuthenticationFailed,
+            exceptions.PermissionDenied,
+        ):
+            self._limit_failures(request)  # may answer 429 instead
+            raise
+
+    def _authenticate(self, request: Request) -> tuple[AzurePrincipal, None]:
         connection = request.webhook_connection
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != b"bearer":
@@ -53,6 +65,15 @@ class EntraIdBearerAuthentication(BaseAuthentication):
         except jwks.KeySetUnavailable:
             raise SigningKeysUnavailable() from None
         return principal, None
+
+    def _limit_failures(self, request: Request) -> None:
+        address = request.META.get("REMOTE_ADDR", "")
+        wait = failure_record(address)
+        if wait is not None:
+            logger.warning("webhook.auth_failures_limited address=%s", address)
+            raise exceptions.Throttled(
+                wait=wait, detail="Too many failed authentications from this address."
+            )
 
     def authenticate_header(self, request: Request) -> str:
         # RFC 6750 section 3: name the error only when a token was presented.

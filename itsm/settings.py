@@ -179,6 +179,8 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The document and its UIs are for signed-in users (a token, or the admin's session).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -204,6 +206,8 @@ SPOOL_MAX_BYTES = env.int("SPOOL_MAX_BYTES", default=512 * 1024 * 1024)
 SPOOL_DRAIN_INTERVAL_SECONDS = env.float("SPOOL_DRAIN_INTERVAL_SECONDS", default=5.0)
 # `manage.py purge_deliveries` keeps this many days of raw deliveries by default.
 DELIVERY_RETENTION_DAYS = env.int("DELIVERY_RETENTION_DAYS", default=90)
+# Failed webhook authentications allowed per client address and minute (then 429); 0: off.
+WEBHOOK_AUTH_FAILURES_PER_MINUTE = env.int("WEBHOOK_AUTH_FAILURES_PER_MINUTE", default=60)
 # How long a process may use a connection's settings before reading them again.
 CONNECTION_CACHE_SECONDS = env.float("CONNECTION_CACHE_SECONDS", default=15.0)
 # Where the offline demo keeps its development signing key (never used unless DEBUG).
