@@ -51,14 +51,15 @@ def lookups_meet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(services, "_alert_locked", lookup_then_wait)
 
 
-def deliver_concurrently(path: str, body: bytes, token: str) -> list[Any]:
-    """POST the same body from THREADS threads at once; return the responses."""
+def deliver_concurrently(path: str, body: bytes | list[bytes], token: str) -> list[Any]:
+    """POST the body (or one body per thread) from THREADS threads at once; return the answers."""
+    bodies = body if isinstance(body, list) else [body] * THREADS
     start = threading.Barrier(THREADS)
     responses: list[Any] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
 
-    def deliver() -> None:
+    def deliver(body: bytes) -> None:
         client = APIClient()
         try:
             start.wait(timeout=TIMEOUT)
@@ -77,7 +78,7 @@ def deliver_concurrently(path: str, body: bytes, token: str) -> list[Any]:
         finally:
             db_connection.close()
 
-    threads = [threading.Thread(target=deliver) for _ in range(THREADS)]
+    threads = [threading.Thread(target=deliver, args=(b,)) for b in bodies]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -144,3 +145,24 @@ def test_alert_ingest_race_without_unique_constraint_duplicates_incidents(
     assert [r.status_code for r in responses] == [201] * THREADS
     assert Alert.objects.count() == THREADS
     assert Incident.objects.count() == THREADS
+
+
+@pytest.mark.usefixtures("_postgres_only", "lookups_meet")
+def test_alert_ingest_fired_and_resolved_racing_end_resolved_once(
+    connection: Connection, key_set: Any, signing_key: Any
+) -> None:
+    fired = load_fixture(STATIC)
+    resolved = json.loads(json.dumps(fired))
+    resolved["data"]["essentials"].update(
+        monitorCondition="Resolved", resolvedDateTime="2025-04-15T18:22:12.851Z"
+    )
+    bodies = [json.dumps(fired if n % 2 else resolved).encode() for n in range(THREADS)]
+
+    responses = deliver_concurrently(connection.webhook_path, bodies, make_token(signing_key))
+
+    assert all(r.status_code in (200, 201) for r in responses)
+    assert [r.status_code for r in responses].count(201) == 1
+    alert = Alert.objects.get()
+    assert alert.monitor_condition == "Resolved"  # the newest Azure timestamp says so
+    assert Incident.objects.get().state == "resolved"
+    assert Delivery.objects.count() == THREADS
