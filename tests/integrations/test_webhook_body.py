@@ -306,3 +306,38 @@ def test_webhook_refuses_compressed_bodies(connection: Connection, post_alert: A
     assert response.status_code == 415
     assert response.json()["code"] == "unsupported_content_encoding"
     assert not Incident.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        (
+            "deeply nested",
+            b'{"schemaId": "azureMonitorCommonAlertSchema", "data": '
+            + b"[" * 100_000
+            + b"]" * 100_000
+            + b"}",
+        ),
+        (
+            "huge array of targets",
+            _json(
+                with_essentials(
+                    STATIC,
+                    alertTargetIDs=[f"/subscriptions/s/resourceGroups/rg{i}" for i in range(5000)],
+                )
+            ),
+        ),
+        ("huge alert id", _json(with_essentials(STATIC, alertId="/" + "a" * 5000))),
+        ("infinity", STATIC_BYTES.replace(b'"metricValue": 100', b'"metricValue": Infinity')),
+    ],
+)
+def test_webhook_refuses_hostile_bodies_cleanly(
+    connection: Connection, post_alert: Any, name: str, body: bytes
+) -> None:
+    response = post_alert(body)
+
+    assert response.status_code == 400, name
+    assert response.json()["code"]
+    assert not Incident.objects.exists()
+    assert not ConfigurationItem.objects.exists()
