@@ -1,0 +1,166 @@
+"""What reaches gunicorn itself: enormous headers, truncated and oversized bodies.
+
+A real `gunicorn itsm.wsgi` (as in production) on a free loopback port, on its own SQLite
+database, with a key set served from this process. Each case must get a clear 4xx, fast.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from integrations import devtokens
+from tests.conftest import AUDIENCE, FIXTURES, TENANT_ID, make_token
+
+pytestmark = pytest.mark.live
+
+ROOT = Path(__file__).resolve().parents[2]
+BODY = (FIXTURES / "azure/platform-metric-static-threshold-fired.json").read_bytes()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _KeySet(BaseHTTPRequestHandler):
+    document = b""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(self.document)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, signing_key: Any) -> Iterator[int]:
+    _KeySet.document = json.dumps(devtokens.jwks_document(signing_key)).encode()
+    keys = ThreadingHTTPServer(("127.0.0.1", 0), _KeySet)
+    threading.Thread(target=keys.serve_forever, daemon=True).start()
+    folder = tmp_path_factory.mktemp("gunicorn")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "itsm.settings",
+        "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "transport-test-" + "s" * 40,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "WEBHOOK_MAX_BODY_BYTES": "65536",
+        "SPOOL_DIR": str(folder / "spool"),
+    }
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True, cwd=ROOT)  # noqa: S603
+    connection = {
+        "slug": "contoso",
+        "tenant_id": TENANT_ID,
+        "audiences": [AUDIENCE],
+        "jwks_uri": f"http://127.0.0.1:{keys.server_address[1]}/keys",
+    }
+    subprocess.run(  # noqa: S603
+        [*manage, "seed_connections", "-"],
+        input=json.dumps([connection]).encode(),
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    port = _free_port()
+    proc = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "itsm.wsgi",
+            "--workers",
+            "1",
+            "--timeout",
+            "20",
+            "--bind",
+            f"127.0.0.1:{port}",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        keys.shutdown()
+        keys.server_close()
+
+
+def _exchange(port: int, raw: bytes, *, close_write: bool = False) -> tuple[int, bytes, float]:
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+        s.sendall(raw)
+        if close_write:
+            s.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
+    return status, data.split(b"\r\n\r\n", 1)[-1], time.monotonic() - started
+
+
+def _request(token: str, body: bytes, length: int | None = None, extra: bytes = b"") -> bytes:
+    return (
+        b"POST /api/integrations/azure-monitor/contoso/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nConnection: close\r\n"
+        + f"Authorization: Bearer {token}\r\nContent-Length: {length or len(body)}\r\n".encode()
+        + extra
+        + b"\r\n"
+        + body
+    )
+
+
+def test_gunicorn_serves_a_signed_alert(server: int, signing_key: Any) -> None:
+    status, body, _ = _exchange(server, _request(make_token(signing_key), BODY))
+    assert status == 201, body
+
+
+def test_enormous_headers_get_a_4xx_fast(server: int, signing_key: Any) -> None:
+    huge = b"X-Padding: " + b"a" * 200_000 + b"\r\n"
+    status, _, took = _exchange(server, _request(make_token(signing_key), BODY, extra=huge))
+    assert 400 <= status < 500
+    assert took < 5
+
+
+def test_truncated_body_gets_a_400(server: int, signing_key: Any) -> None:
+    status, body, took = _exchange(
+        server, _request(make_token(signing_key), BODY[:200], length=len(BODY)), close_write=True
+    )
+    assert status == 400, body
+    assert json.loads(body)["code"] == "invalid_json"
+    assert took < 5
+
+
+def test_oversized_body_is_refused_before_it_is_read(server: int, signing_key: Any) -> None:
+    status, body, took = _exchange(
+        server, _request(make_token(signing_key), b"{", length=50_000_000), close_write=True
+    )
+    assert status == 413, body
+    assert took < 5
