@@ -11,9 +11,21 @@ class ConfigurationItemFilterSet(django_filters.FilterSet):
     azure_resource_id = django_filters.CharFilter(
         method="filter_resource_id", label="Azure resource ID (case-insensitive)"
     )
-    ci_class = django_filters.CharFilter(field_name="ci_class", lookup_expr="iexact")
-    subscription_id = django_filters.CharFilter(lookup_expr="iexact")
-    resource_group = django_filters.CharFilter(lookup_expr="iexact")
+    ci_class = django_filters.CharFilter(
+        field_name="ci_class",
+        lookup_expr="iexact",
+        label="CI class, e.g. microsoft.compute/virtualmachines (case-insensitive)",
+    )
+    subscription_id = django_filters.CharFilter(
+        lookup_expr="iexact", label="Subscription ID (case-insensitive)"
+    )
+    resource_group = django_filters.CharFilter(
+        lookup_expr="iexact", label="Resource group (case-insensitive)"
+    )
+    has_open_incidents = django_filters.BooleanFilter(
+        field_name="has_open_incidents",
+        label="true: linked to at least one open incident (new, in progress, on hold)",
+    )
     search = django_filters.CharFilter(method="filter_search", label="Name or resource ID")
 
     class Meta:

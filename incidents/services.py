@@ -273,7 +273,15 @@ def incident_resolve(
 
 
 def incident_start(*, incident: Incident, actor: Actor) -> Incident:
-    """Start work on an incident (in progress)."""
+    """Start work on an incident (in progress).
+
+    A resolved incident is reopened instead (`incident_reopen`), which clears the resolution.
+    """
+    if incident.state == S.RESOLVED:
+        raise TransitionNotAllowed(
+            f"{incident.number} is resolved; reopen it instead (that clears the resolution).",
+            code="use_reopen",
+        )
     return _transition(
         incident=incident, to_state=S.IN_PROGRESS, actor=actor, message="Work started."
     )
@@ -306,7 +314,16 @@ def incident_cancel(*, incident: Incident, actor: Actor, reason: str = "") -> In
 
 
 def incident_reopen(*, incident: Incident, actor: Actor, reason: str = "") -> Incident:
-    """Reopen a resolved incident: back to in progress, resolution cleared."""
+    """Reopen a resolved incident: back to in progress, resolution cleared.
+
+    Only a resolved incident can be reopened; an open one is started, a closed or canceled
+    one stays as it is (TransitionNotAllowed).
+    """
+    if incident.state != S.RESOLVED:
+        raise TransitionNotAllowed(
+            f"{incident.number} is {S(incident.state).label.lower()}; only a resolved "
+            "incident can be reopened."
+        )
     message = "Reopened." + (f" {reason.strip()}" if reason.strip() else "")
     return _transition(
         incident=incident,
@@ -416,4 +433,40 @@ def incident_update(*, incident: Incident, actor: Actor, **changes: object) -> I
         if incident.priority != before:
             message += f" Priority {before} → {incident.priority}."
         journal_add(incident=incident, actor=actor, kind=JournalKind.UPDATED, message=message)
+    return incident
+
+
+class _Keep:
+    """Marks an assignment field `incident_edit` should leave as it is."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP = _Keep()
+
+
+def incident_edit(
+    *,
+    incident: Incident,
+    actor: Actor,
+    changes: dict[str, object],
+    assigned_to: AbstractBaseUser | None | _Keep = KEEP,
+    assignment_group: AssignmentGroup | None | _Keep = KEEP,
+) -> Incident:
+    """Apply one edit by an operator: fields (as `incident_update`) and the assignment.
+
+    Both or nothing. The assignment is only changed (and journaled) when it differs;
+    `KEEP` leaves that part as it is. Closed and canceled incidents cannot be edited.
+    """
+    with transaction.atomic():
+        incident_update(incident=incident, actor=actor, **changes)
+        person = incident.assigned_to if isinstance(assigned_to, _Keep) else assigned_to
+        group = (
+            incident.assignment_group if isinstance(assignment_group, _Keep) else assignment_group
+        )
+        if (person, group) != (incident.assigned_to, incident.assignment_group):
+            incident_assign(
+                incident=incident, actor=actor, assigned_to=person, assignment_group=group
+            )
     return incident

@@ -1,6 +1,11 @@
-"""OpenAPI description of the webhook's authentication (drf-spectacular extension)."""
+"""OpenAPI descriptions drf-spectacular cannot infer: the webhook's authentication, GUIDs."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerFieldExtension,
+)
+from drf_spectacular.plumbing import build_basic_type
+from drf_spectacular.types import OpenApiTypes
 
 
 class EntraIdBearerScheme(OpenApiAuthenticationExtension):
@@ -15,3 +20,12 @@ class EntraIdBearerScheme(OpenApiAuthenticationExtension):
             "description": "A Microsoft Entra ID access token issued to the Azure Monitor "
             "action group application for this connection's audience.",
         }
+
+
+class GuidFieldExtension(OpenApiSerializerFieldExtension):
+    """`validators.GuidField` (a tenant, app or subscription ID) is a UUID string."""
+
+    target_class = "integrations.validators.GuidField"
+
+    def map_serializer_field(self, auto_schema, direction):  # noqa: ANN001, ANN201
+        return build_basic_type(OpenApiTypes.UUID)

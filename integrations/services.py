@@ -148,16 +148,14 @@ def delivery_receive(
         alert = parse_alert(raw)
     except AlertParseError as exc:
         return refuse(400, exc.code, exc.message)
-    allowed = {s.lower() for s in connection.allowed_subscriptions}
-    if allowed:
-        outside = sorted(alert.subscriptions - allowed)
-        if outside:
-            return refuse(
-                403,
-                "subscription_not_allowed",
-                f"The alert names subscription {outside[0]}, which this connection does not allow.",
-                alert.alert_id,
-            )
+    outside = subscription_outside(connection=connection, alert=alert)
+    if outside:
+        return refuse(
+            403,
+            "subscription_not_allowed",
+            f"The alert names subscription {outside}, which this connection does not allow.",
+            alert.alert_id,
+        )
     try:
         return alert_ingest(
             connection=connection,
@@ -176,6 +174,15 @@ def delivery_receive(
             content_type=content_type,
             received_at=received_at,
         )
+
+
+def subscription_outside(*, connection: Connection, alert: ParsedAlert) -> str | None:
+    """The first subscription the alert names outside the connection's allow-list, if any."""
+    allowed = {s.lower() for s in connection.allowed_subscriptions}
+    if not allowed:
+        return None
+    outside = sorted(alert.subscriptions - allowed)
+    return outside[0] if outside else None
 
 
 def _spool(
@@ -538,6 +545,13 @@ def delivery_replay(*, delivery: Delivery, actor: AbstractBaseUser) -> WebhookAn
         raise ApplicationError(
             f"Delivery {delivery.pk} cannot be replayed: {exc.message}", code=exc.code
         ) from None
+    outside = subscription_outside(connection=delivery.connection, alert=alert)
+    if outside:
+        raise ApplicationError(
+            f"Delivery {delivery.pk} cannot be replayed: it names subscription {outside}, "
+            "which its connection does not allow.",
+            code="subscription_not_allowed",
+        )
     principal = AzurePrincipal(
         app_id=delivery.caller_app_id,
         object_id=delivery.caller_object_id,

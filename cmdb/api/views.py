@@ -1,17 +1,71 @@
-"""Configuration item endpoints."""
+"""Configuration item endpoints: read, create and edit (through the CMDB services)."""
 
-from rest_framework import viewsets
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from itsm.api import OrderingFilter
+from itsm.permissions import ModelPermissions
 
 from ..filtersets import ConfigurationItemFilterSet
-from ..selectors import configuration_item_list
-from .serializers import ConfigurationItemSerializer
+from ..models import ConfigurationItem
+from ..selectors import configuration_item_get, configuration_item_list
+from ..services import ci_create, ci_update
+from .serializers import (
+    ConfigurationItemCreateSerializer,
+    ConfigurationItemSerializer,
+    ConfigurationItemUpdateSerializer,
+)
 
 
-class ConfigurationItemViewSet(viewsets.ReadOnlyModelViewSet):
-    """Configuration items (Azure resources) known to the CMDB."""
+@extend_schema_view(
+    list=extend_schema(summary="List configuration items (filters, ordering, pages)"),
+    retrieve=extend_schema(summary="Get one configuration item"),
+)
+class ConfigurationItemViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Configuration items (Azure resources, or items entered by hand), by name."""
 
     serializer_class = ConfigurationItemSerializer
     filterset_class = ConfigurationItemFilterSet
+    permission_classes = [ModelPermissions]
+    filter_backends = [*viewsets.GenericViewSet.filter_backends, OrderingFilter]
+    ordering_fields = ["name", "ci_class", "created_at", "last_seen_at", "id"]
+    lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):  # noqa: ANN201
         return configuration_item_list()
+
+    def _answer(self, ci: ConfigurationItem, code: int = status.HTTP_200_OK) -> Response:
+        fresh = configuration_item_get(pk=ci.pk)
+        return Response(ConfigurationItemSerializer(fresh).data, status=code)
+
+    @extend_schema(
+        request=ConfigurationItemCreateSerializer, responses={201: ConfigurationItemSerializer}
+    )
+    def create(self, request: Request) -> Response:
+        """Create a configuration item; an Azure resource ID fills in what it can say."""
+        serializer = ConfigurationItemCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ci = ci_create(**serializer.validated_data)
+        return self._answer(ci, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ConfigurationItemUpdateSerializer, responses={200: ConfigurationItemSerializer}
+    )
+    def update(self, request: Request, pk: str) -> Response:
+        """Replace name, class, subscription and resource group (not the resource ID)."""
+        serializer = ConfigurationItemUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._answer(ci_update(ci=self.get_object(), **serializer.validated_data))
+
+    @extend_schema(
+        request=ConfigurationItemUpdateSerializer, responses={200: ConfigurationItemSerializer}
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        """Change some of name, class, subscription and resource group."""
+        serializer = ConfigurationItemUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        return self._answer(ci_update(ci=self.get_object(), **serializer.validated_data))

@@ -1,10 +1,17 @@
-"""Incident representations for the REST API (contract: REST API, read side)."""
+"""Incident representations for the REST API (contract: REST API)."""
+
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from ..choices import ResolutionCode
+from cmdb.models import ConfigurationItem
+from itsm.api import SlugRelatedField
+
+from ..choices import Impact, IncidentState, ResolutionCode, Urgency
 from ..models import AssignmentGroup, Incident, JournalEntry
+
+MAX_BIGINT = 2**63 - 1
 
 
 class LinkedConfigurationItemSerializer(serializers.Serializer):
@@ -26,8 +33,17 @@ class IncidentAlertSerializer(serializers.Serializer):
 
 
 class IncidentSerializer(serializers.ModelSerializer):
-    assignment_group = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    assigned_to = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    assignment_group = serializers.SlugRelatedField(
+        slug_field="name", read_only=True, allow_null=True
+    )
+    assigned_to = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    # Read-only choice fields lose `allow_blank` in ModelSerializer: "" (not resolved yet)
+    # must be in the documented values.
+    resolution_code = serializers.ChoiceField(
+        choices=ResolutionCode.choices, allow_blank=True, read_only=True
+    )
     connection = serializers.SerializerMethodField()
     configuration_items = LinkedConfigurationItemSerializer(many=True, read_only=True)
     alerts = IncidentAlertSerializer(many=True, read_only=True)
@@ -62,18 +78,75 @@ class IncidentSerializer(serializers.ModelSerializer):
         return alerts[0].connection.slug if alerts else None
 
 
-class IncidentAssignSerializer(serializers.Serializer):
-    """Either field may be left out to keep its current value; null clears it."""
-
-    assigned_to = serializers.SlugRelatedField(
+def _person_field(**kwargs: Any) -> SlugRelatedField:
+    return SlugRelatedField(
         slug_field="username",
         queryset=get_user_model().objects.filter(is_active=True),
         allow_null=True,
+        help_text="A username (an active user), or null for nobody.",
+        **kwargs,
+    )
+
+
+def _group_field(**kwargs: Any) -> SlugRelatedField:
+    return SlugRelatedField(
+        slug_field="name",
+        queryset=AssignmentGroup.objects.all(),
+        allow_null=True,
+        help_text="An assignment group's name, or null for none.",
+        **kwargs,
+    )
+
+
+class IncidentAssignSerializer(serializers.Serializer):
+    """Either field may be left out to keep its current value; null clears it."""
+
+    assigned_to = _person_field(required=False)
+    assignment_group = _group_field(required=False)
+
+
+class IncidentCreateSerializer(serializers.Serializer):
+    """An incident opened by hand (not from an alert)."""
+
+    title = serializers.CharField(max_length=255)
+    description = serializers.CharField(
+        max_length=100_000, allow_blank=True, required=False, default=""
+    )
+    impact = serializers.ChoiceField(choices=Impact.choices, required=False, default=Impact.MEDIUM)
+    urgency = serializers.ChoiceField(
+        choices=Urgency.choices, required=False, default=Urgency.MEDIUM
+    )
+    configuration_items = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_BIGINT),
+        max_length=100,
         required=False,
+        default=list,
+        help_text="Ids of the configuration items the incident is about.",
     )
-    assignment_group = serializers.SlugRelatedField(
-        slug_field="name", queryset=AssignmentGroup.objects.all(), allow_null=True, required=False
-    )
+    assigned_to = _person_field(required=False, default=None)
+    assignment_group = _group_field(required=False, default=None)
+
+    def validate_configuration_items(self, ids: list[int]) -> list[ConfigurationItem]:
+        wanted = list(dict.fromkeys(ids))
+        found = ConfigurationItem.objects.in_bulk(wanted)  # one query, whatever the count
+        missing = [str(pk) for pk in wanted if pk not in found]
+        if missing:
+            raise serializers.ValidationError(
+                f"No configuration item with id {', '.join(missing)}."
+            )
+        return [found[pk] for pk in wanted]
+
+
+class IncidentUpdateSerializer(serializers.Serializer):
+    """The fields an operator may edit; each may be left out. Priority follows impact and
+    urgency."""
+
+    title = serializers.CharField(max_length=255, required=False)
+    description = serializers.CharField(max_length=100_000, allow_blank=True, required=False)
+    impact = serializers.ChoiceField(choices=Impact.choices, required=False)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
+    assigned_to = _person_field(required=False)
+    assignment_group = _group_field(required=False)
 
 
 class IncidentHoldSerializer(serializers.Serializer):
@@ -93,6 +166,12 @@ class IncidentReasonSerializer(serializers.Serializer):
 
 class JournalEntrySerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_name", read_only=True)
+    from_state = serializers.ChoiceField(
+        choices=IncidentState.choices, allow_blank=True, read_only=True
+    )
+    to_state = serializers.ChoiceField(
+        choices=IncidentState.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = JournalEntry

@@ -1,6 +1,7 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from .views import IncidentViewSet
+from .views import ConfigurationItemIncidentViewSet, IncidentViewSet
 
 app_name = "incidents-api"
 
@@ -8,4 +9,11 @@ router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("incidents", IncidentViewSet, basename="incident")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path(
+        "configuration-items/<int:configuration_item_id>/incidents/",
+        ConfigurationItemIncidentViewSet.as_view({"get": "list"}),
+        name="configuration-item-incidents",
+    ),
+]

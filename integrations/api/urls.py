@@ -1,8 +1,15 @@
 from django.urls import path
+from rest_framework.routers import DefaultRouter
 
-from .views import AzureMonitorWebhookView
+from .views import AlertViewSet, AzureMonitorWebhookView, ConnectionViewSet, DeliveryViewSet
 
 app_name = "integrations-api"
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("alerts", AlertViewSet, basename="alert")
+router.register("connections", ConnectionViewSet, basename="connection")
+router.register("deliveries", DeliveryViewSet, basename="delivery")
 
 urlpatterns = [
     path(
@@ -10,4 +17,5 @@ urlpatterns = [
         AzureMonitorWebhookView.as_view(),
         name="azure-monitor-webhook",
     ),
+    *router.urls,
 ]

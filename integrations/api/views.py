@@ -1,17 +1,48 @@
-"""The Secure Webhook endpoint: HTTP in, one service call, HTTP out."""
+"""The integration's endpoints: the Secure Webhook, and (for people) connections, alerts
+and deliveries. HTTP in, one service call, HTTP out."""
+
+from typing import Any
 
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import exceptions, serializers
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from itsm.api import Conflict, OrderingFilter
+from itsm.exceptions import ApplicationError
+from itsm.permissions import IsStaff, ModelPermissions
+from itsm.schema import CONFLICT, ErrorSerializer
+
 from ..authentication import EntraIdBearerAuthentication
-from ..selectors import connection_get_for_webhook
-from ..services import delivery_receive
+from ..filtersets import AlertFilterSet, DeliveryFilterSet
+from ..models import Connection
+from ..selectors import alert_list, connection_get_for_webhook, connection_list, delivery_list
+from ..services import (
+    CONNECTION_FIELDS,
+    connection_delete,
+    connection_upsert,
+    delivery_receive,
+    delivery_replay,
+)
+from ..validators import ConnectionSpecSerializer
+from .serializers import (
+    AlertSerializer,
+    ConnectionReplaceSerializer,
+    ConnectionSerializer,
+    DeliveryDetailSerializer,
+    DeliverySerializer,
+    WebhookAnswerSerializer,
+)
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -34,18 +65,55 @@ def read_body_capped(request: Request, limit: int) -> bytes:
     return body
 
 
-_answer = inline_serializer(
-    "WebhookAnswer",
-    fields={
-        "status": serializers.ChoiceField(choices=["created", "resolved", "duplicate", "stale"]),
-        "incident": serializers.CharField(allow_null=True),
-        "incident_state": serializers.CharField(allow_null=True),
-        "alert_id": serializers.CharField(),
+_answer = WebhookAnswerSerializer
+_error = ErrorSerializer
+
+# What the webhook checks before anything else (contract: "What the body must hold");
+# everything else in the common alert schema may be absent or null.
+COMMON_ALERT_SCHEMA = {
+    "type": "object",
+    "description": "An Azure Monitor alert in the common alert schema.",
+    "required": ["schemaId", "data"],
+    "properties": {
+        "schemaId": {"type": "string", "enum": ["azureMonitorCommonAlertSchema"]},
+        "data": {
+            "type": "object",
+            "required": ["essentials"],
+            "properties": {
+                "essentials": {
+                    "type": "object",
+                    "required": ["alertId", "monitorCondition"],
+                    "properties": {
+                        "alertId": {"type": "string", "minLength": 1},
+                        "monitorCondition": {"type": "string", "enum": ["Fired", "Resolved"]},
+                        "alertRule": {"type": "string", "nullable": True},
+                        "severity": {
+                            "type": "string",
+                            "enum": ["Sev0", "Sev1", "Sev2", "Sev3", "Sev4", None],
+                            "nullable": True,
+                        },
+                        "signalType": {"type": "string", "nullable": True},
+                        "monitoringService": {"type": "string", "nullable": True},
+                        "alertTargetIDs": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "nullable": True,
+                        },
+                        "configurationItems": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "nullable": True,
+                        },
+                        "firedDateTime": {"type": "string", "nullable": True},
+                        "resolvedDateTime": {"type": "string", "nullable": True},
+                    },
+                },
+                "alertContext": {"type": "object", "nullable": True},
+                "customProperties": {"type": "object", "nullable": True},
+            },
+        },
     },
-)
-_error = inline_serializer(
-    "WebhookError", fields={"detail": serializers.CharField(), "code": serializers.CharField()}
-)
+}
 
 
 class AzureMonitorWebhookView(APIView):
@@ -67,16 +135,61 @@ class AzureMonitorWebhookView(APIView):
 
     @extend_schema(
         operation_id="azure_monitor_webhook",
-        request={"application/json": OpenApiTypes.OBJECT},
+        summary="Receive an Azure Monitor alert (Secure Webhook)",
+        description="Called by an Azure Monitor action group's Secure Webhook action, with "
+        "a Microsoft Entra ID bearer token (not an API token) and a common-alert-schema "
+        "body. When several answers apply: 404, then 413, then 401/403, then 415, then 400. "
+        "A 2xx answer is sent only once the delivery is stored.",
+        request={"application/json": COMMON_ALERT_SCHEMA},
+        parameters=[
+            OpenApiParameter(
+                "WWW-Authenticate",
+                str,
+                OpenApiParameter.HEADER,
+                response=[401],
+                description='`Bearer realm="azure-monitor"`, with `error="invalid_token"` '
+                "when a token was sent.",
+            ),
+            OpenApiParameter(
+                "Retry-After",
+                int,
+                OpenApiParameter.HEADER,
+                response=[429, 503],
+                description="Seconds to wait before retrying.",
+            ),
+        ],
+        examples=[
+            OpenApiExample(
+                "Created",
+                value={
+                    "status": "created",
+                    "incident": "INC0001001",
+                    "incident_state": "new",
+                    "alert_id": "/subscriptions/…/providers/Microsoft.AlertsManagement/alerts/…",
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
         responses={
             201: OpenApiResponse(_answer, description="A new incident was opened."),
             200: OpenApiResponse(_answer, description="Accepted; no new incident."),
+            202: OpenApiResponse(
+                _answer,
+                description="The database is unavailable; the delivery is kept in the spool "
+                "and processed later (status `queued`, incident null).",
+            ),
             400: OpenApiResponse(_error, description="Not JSON or not the common alert schema."),
             401: OpenApiResponse(_error, description="No valid Entra ID bearer token."),
             403: OpenApiResponse(_error, description="Caller, role or subscription not allowed."),
             404: OpenApiResponse(_error, description="No connection with that slug."),
             413: OpenApiResponse(_error, description="Body larger than the limit."),
             415: OpenApiResponse(_error, description="Content type is not JSON."),
+            429: OpenApiResponse(
+                _error,
+                description="Too many failed authentications from this address (Retry-After); "
+                "valid deliveries are never limited.",
+            ),
             503: OpenApiResponse(_error, description="Unavailable; retry (Retry-After)."),
         },
         tags=["webhook"],
@@ -90,3 +203,146 @@ class AzureMonitorWebhookView(APIView):
             content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""),
         )
         return Response(answer.body, status=answer.status_code)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List alerts (filters, ordering, pages)"),
+    retrieve=extend_schema(summary="Get one alert"),
+)
+class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Azure Monitor alerts as received (one per connection and alertId), newest first."""
+
+    serializer_class = AlertSerializer
+    filterset_class = AlertFilterSet
+    filter_backends = [*viewsets.GenericViewSet.filter_backends, OrderingFilter]
+    ordering_fields = ["created_at", "fired_at", "resolved_at", "alert_rule", "id"]
+    permission_classes = [ModelPermissions]
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self):  # noqa: ANN201
+        return alert_list()
+
+
+_SLUG_IMMUTABLE = (
+    "The slug cannot be changed: it is part of the webhook URL. Create a new connection "
+    "and disable this one instead."
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List connections (staff)"),
+    retrieve=extend_schema(summary="Get one connection by slug (staff)"),
+)
+class ConnectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Connections (Azure tenant + app registration), for staff. Bodies are validated by
+    the same code as `manage.py seed_connections`."""
+
+    serializer_class = ConnectionSerializer
+    permission_classes = [IsStaff, ModelPermissions]
+    filter_backends = [OrderingFilter]
+    ordering_fields = ["slug", "name", "created_at"]
+    lookup_field = "slug"
+    lookup_value_regex = "[-a-zA-Z0-9_]+"
+
+    def get_queryset(self):  # noqa: ANN201
+        return connection_list()
+
+    def _answer(self, connection: Connection, code: int = status.HTTP_200_OK) -> Response:
+        fresh = connection_list().get(pk=connection.pk)
+        return Response(self.get_serializer(fresh).data, status=code)
+
+    def _validated(self, spec: Any) -> dict[str, Any]:
+        """A whole connection spec, checked by the validator `seed_connections` uses."""
+        serializer = ConnectionSpecSerializer(data=spec)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def _replace(self, connection: Connection, spec: dict[str, Any]) -> Response:
+        values = self._validated(spec)
+        if values.pop("slug") != connection.slug:
+            raise serializers.ValidationError({"slug": [_SLUG_IMMUTABLE]})
+        connection, _ = connection_upsert(slug=connection.slug, values=values)
+        return self._answer(connection)
+
+    @extend_schema(request=ConnectionSpecSerializer, responses={201: ConnectionSerializer})
+    def create(self, request: Request) -> Response:
+        """Create a connection; the fields and defaults are those of `seed_connections`."""
+        values = self._validated(request.data)
+        slug = values.pop("slug")
+        if connection_list().filter(slug=slug).exists():
+            raise serializers.ValidationError(
+                {"slug": [f"A connection {slug!r} exists already; PUT or PATCH it instead."]}
+            )
+        connection, _ = connection_upsert(slug=slug, values=values)
+        return self._answer(connection, status.HTTP_201_CREATED)
+
+    @extend_schema(request=ConnectionReplaceSerializer, responses={200: ConnectionSerializer})
+    def update(self, request: Request, slug: str) -> Response:
+        """Replace a connection's settings; fields left out take their defaults."""
+        connection = self.get_object()
+        return self._replace(connection, {"slug": connection.slug, **_as_object(request.data)})
+
+    @extend_schema(request=ConnectionSpecSerializer, responses={200: ConnectionSerializer})
+    def partial_update(self, request: Request, slug: str) -> Response:
+        """Change some settings; the result is validated as a whole."""
+        connection = self.get_object()
+        current = {f: getattr(connection, f) for f in ("slug", *CONNECTION_FIELDS)}
+        return self._replace(connection, {**current, **_as_object(request.data)})
+
+    @extend_schema(responses={204: None, 409: CONFLICT})
+    def destroy(self, request: Request, slug: str) -> Response:
+        """Delete a connection that never delivered anything (409 otherwise: disable it)."""
+        try:
+            connection_delete(connection=self.get_object())
+        except ApplicationError as exc:
+            if exc.code == "connection_in_use":
+                raise Conflict(exc.message, code=exc.code) from None
+            raise
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _as_object(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise serializers.ValidationError({"non_field_errors": ["must be a JSON object"]})
+    return dict(data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List deliveries, without bodies (staff)"),
+    retrieve=extend_schema(summary="Get one delivery with its body (staff)"),
+)
+class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Webhook deliveries as received, newest first, for staff; the body only on one
+    delivery's page."""
+
+    permission_classes = [IsStaff, ModelPermissions]
+    action_permissions = {
+        "replay": ["integrations.view_delivery", "integrations.replay_delivery"],
+    }
+    filterset_class = DeliveryFilterSet
+    filter_backends = [*viewsets.GenericViewSet.filter_backends, OrderingFilter]
+    ordering_fields = ["received_at", "status_code", "id"]
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self):  # noqa: ANN201
+        return delivery_list(with_body=self.action != "list")
+
+    def get_serializer_class(self):  # noqa: ANN201
+        return DeliverySerializer if self.action == "list" else DeliveryDetailSerializer
+
+    @extend_schema(
+        operation_id="deliveries_replay",
+        request=None,
+        responses={
+            200: OpenApiResponse(
+                WebhookAnswerSerializer,
+                description="Processed again; the answer the webhook would give now.",
+            ),
+            400: OpenApiResponse(ErrorSerializer, description="The body cannot be processed."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def replay(self, request: Request, pk: str) -> Response:
+        """Run a stored delivery through processing again (idempotent), as its sender."""
+        answer = delivery_replay(delivery=self.get_object(), actor=request.user)
+        return Response(answer.body, status=status.HTTP_200_OK)

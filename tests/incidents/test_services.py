@@ -70,7 +70,10 @@ def test_incident_open_links_configuration_items_and_journals_it() -> None:
 
 
 ACTIONS = {
-    S.IN_PROGRESS: lambda i, u: incident_start(incident=i, actor=u),
+    # From resolved, the way back to in progress is a reopen (it clears the resolution).
+    S.IN_PROGRESS: lambda i, u: (incident_reopen if i.state == S.RESOLVED else incident_start)(
+        incident=i, actor=u
+    ),
     S.ON_HOLD: lambda i, u: incident_hold(incident=i, actor=u, reason="waiting for vendor"),
     S.RESOLVED: lambda i, u: incident_resolve(
         incident=i, actor=u, resolution_code=ResolutionCode.SOLVED, resolution_notes="fixed"
@@ -224,3 +227,21 @@ def test_incident_update_without_changes_writes_nothing() -> None:
     incident = incident_open(title="t", description="", actor="x")
     incident_update(incident=incident, actor="x", title="t")
     assert incident.journal.count() == 1
+
+
+def test_incident_start_refuses_a_resolved_incident() -> None:
+    incident = _incident_in(S.RESOLVED)
+    with pytest.raises(TransitionNotAllowed, match="reopen it instead") as refused:
+        incident_start(incident=incident, actor=UserFactory())
+    assert refused.value.code == "use_reopen"
+    incident.refresh_from_db()
+    assert incident.state == S.RESOLVED
+
+
+@pytest.mark.parametrize("state", [S.NEW, S.ON_HOLD, S.IN_PROGRESS, S.CLOSED, S.CANCELED])
+def test_incident_reopen_only_reopens_a_resolved_incident(state: str) -> None:
+    incident = _incident_in(state)
+    with pytest.raises(TransitionNotAllowed, match="only a resolved incident can be reopened"):
+        incident_reopen(incident=incident, actor=UserFactory())
+    incident.refresh_from_db()
+    assert incident.state == state

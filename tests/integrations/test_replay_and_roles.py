@@ -99,3 +99,14 @@ def test_grant_role_adds_a_user_to_a_role_and_the_console() -> None:
     assert not user.groups.exists()
     with pytest.raises(CommandError, match="No user 'nobody'"):
         call_command("grant_role", "nobody", "operators")
+
+
+def test_delivery_replay_applies_the_subscription_allow_list(
+    connection: Connection, post_alert: Any
+) -> None:
+    connection.allowed_subscriptions = ["00000000-0000-0000-0000-0000000000aa"]
+    connection.save()
+    assert post_alert(STATIC).status_code == 403
+    with pytest.raises(ApplicationError, match="names subscription"):
+        delivery_replay(delivery=Delivery.objects.get(), actor=UserFactory())
+    assert not Incident.objects.exists()

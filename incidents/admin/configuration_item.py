@@ -1,0 +1,73 @@
+"""Configuration items with their incidents.
+
+The CMDB does not know incidents (incidents -> cmdb, never the reverse), so the incidents
+app extends the CMDB's admin with what it knows: a CI's open and past incidents.
+"""
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from cmdb.admin import ConfigurationItemAdmin as CmdbConfigurationItemAdmin
+from cmdb.models import ConfigurationItem
+
+from ..choices import OPEN_STATES
+from ..selectors import incident_list_for_ci
+
+PAST_INCIDENTS_SHOWN = 20
+
+if admin.site.is_registered(ConfigurationItem):
+    admin.site.unregister(ConfigurationItem)
+
+
+@admin.register(ConfigurationItem)
+class ConfigurationItemAdmin(CmdbConfigurationItemAdmin):
+    change_form_template = "admin/cmdb/configurationitem/change_form.html"
+    list_display = [*CmdbConfigurationItemAdmin.list_display, "open_incidents"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ConfigurationItem]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                open_incident_count=Count("incidents", filter=Q(incidents__state__in=OPEN_STATES))
+            )
+        )
+
+    @admin.display(description="Open incidents", ordering="open_incident_count")
+    def open_incidents(self, obj: ConfigurationItem) -> str | int:
+        count = obj.open_incident_count
+        if not count:
+            return 0
+        url = reverse("admin:incidents_incident_changelist") + "?" + urlencode({"ci": obj.pk})
+        return format_html('<a href="{}">{}</a>', url, count)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: ConfigurationItem | None = None,
+    ) -> HttpResponse:
+        if (
+            obj is not None
+            and obj.pk is not None
+            and request.user.has_perm("incidents.view_incident")
+        ):
+            incidents = incident_list_for_ci(configuration_item=obj)
+            past = incidents.exclude(state__in=OPEN_STATES)
+            changelist = reverse("admin:incidents_incident_changelist")
+            context.update(
+                open_incidents=list(incidents.filter(state__in=OPEN_STATES)),
+                past_incidents=list(past[:PAST_INCIDENTS_SHOWN]),
+                past_incident_count=past.count(),
+                all_incidents_url=changelist + "?" + urlencode({"ci": obj.pk, "state": "all"}),
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)

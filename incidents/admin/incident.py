@@ -1,0 +1,487 @@
+"""The incident list and the incident page; their actions go through the services."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+
+from itsm.exceptions import ApplicationError
+
+from ..forms import IncidentChangeForm, WorkNoteForm
+from ..models import AssignmentGroup, Incident
+from ..selectors import (
+    incident_alerts,
+    incident_configuration_items,
+    incident_journal,
+    incident_list_for_console,
+)
+from ..services import EDITABLE_FIELDS, incident_add_work_note, incident_assign, incident_update
+from .filters import (
+    AlertRuleFilter,
+    AssigneeFilter,
+    ConfigurationItemFilter,
+    OpenedFilter,
+    ResolvedFilter,
+    StateFilter,
+)
+from .lifecycle import LIFECYCLE, MESSAGE_NUMBERS, Lifecycle, is_final, numbers_text
+
+
+def _badge(kind: str, value: object, label: str) -> str:
+    return format_html('<span class="badge {}-{}">{}</span>', kind, value, label)
+
+
+def _ago(value: Any) -> str:
+    return format_html(
+        '<span title="{}">{} ago</span>',
+        value.strftime("%Y-%m-%d %H:%M UTC"),
+        timesince(value, depth=1),
+    )
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    form = IncidentChangeForm
+    change_form_template = "admin/incidents/incident/change_form.html"
+    list_display = [
+        "number",
+        "title",
+        "state_badge",
+        "priority_badge",
+        "severity_short",
+        "main_ci",
+        "assignee",
+        "group",
+        "opened",
+        "azure_condition",
+    ]
+    list_display_links = ["number", "title"]
+    list_filter = [
+        StateFilter,
+        AssigneeFilter,
+        "priority",
+        "severity",
+        "alerts__connection",
+        "assignment_group",
+        OpenedFilter,
+        ResolvedFilter,
+        ConfigurationItemFilter,
+        AlertRuleFilter,
+    ]
+    search_fields = [
+        "number",
+        "title",
+        "alerts__alert_rule",
+        "=alerts__alert_id",
+        "configuration_items__name",
+        "configuration_items__azure_resource_id",
+    ]
+    search_help_text = "Incident number, title, alert rule, alert ID, CI name or Azure resource ID."
+    list_select_related = ["assigned_to", "assignment_group"]
+    # Most urgent first, and the oldest of a priority before the newer ones.
+    ordering = ["priority", "opened_at"]
+    date_hierarchy = "opened_at"
+    show_facets = admin.ShowFacets.NEVER  # counts per filter choice: a query each
+    list_per_page = 50
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "number",
+                    ("state_badge", "priority_badge"),
+                    ("impact", "urgency", "severity"),
+                    "title",
+                    "description",
+                ]
+            },
+        ),
+        ("Assignment", {"fields": [("assignment_group", "assigned_to")]}),
+        ("Dates", {"fields": [("opened_at", "resolved_at", "closed_at")]}),
+        ("Resolution", {"fields": ["resolution_code", "resolution_notes"]}),
+    ]
+    # Set by the services only: state and dates by transitions, the rest by Azure.
+    readonly_fields = [
+        "number",
+        "state_badge",
+        "priority_badge",
+        "severity",
+        "opened_at",
+        "resolved_at",
+        "closed_at",
+        "resolution_code",
+        "resolution_notes",
+    ]
+    autocomplete_fields = ["assignment_group"]
+    actions = [
+        "take_selected",
+        "assign_selected",
+        "start_selected",
+        "hold_selected",
+        "resolve_selected",
+        "close_selected",
+        "cancel_selected",
+        "reopen_selected",
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Incident]:
+        return incident_list_for_console().order_by(*self.get_ordering(request))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # incidents are opened by Azure Monitor (or the API)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Incident | None = None) -> bool:
+        return False  # an incident's record is kept; cancel it instead
+
+    # --- columns ---
+
+    @admin.display(description="State", ordering="state")
+    def state_badge(self, obj: Incident) -> str:
+        return _badge("state", obj.state, obj.get_state_display())
+
+    @admin.display(description="Priority", ordering="priority")
+    def priority_badge(self, obj: Incident) -> str:
+        return _badge("priority", obj.priority, obj.get_priority_display())
+
+    @admin.display(description="Severity", ordering="severity")
+    def severity_short(self, obj: Incident) -> str | None:
+        return obj.severity
+
+    @admin.display(description="Assignee", ordering="assigned_to__username")
+    def assignee(self, obj: Incident) -> str | None:
+        return obj.assigned_to.get_username() if obj.assigned_to else None
+
+    @admin.display(description="Group", ordering="assignment_group__name")
+    def group(self, obj: Incident) -> str | None:
+        return obj.assignment_group.name if obj.assignment_group else None
+
+    @admin.display(description="Main CI")
+    def main_ci(self, obj: Incident) -> str | None:
+        links = obj.ci_links  # prefetched by incident_list_for_console
+        if not links:
+            return None
+        ci = links[0].configuration_item
+        return format_html(
+            '<a href="{}" title="{}">{}</a>{}',
+            reverse("admin:cmdb_configurationitem_change", args=[ci.pk]),
+            ci.azure_resource_id or ci.ci_class,
+            ci.name,
+            f" (+{len(links) - 1})" if len(links) > 1 else "",
+        )
+
+    @admin.display(description="Opened", ordering="opened_at")
+    def opened(self, obj: Incident) -> str:
+        return _ago(obj.opened_at)
+
+    @admin.display(description="Azure condition")
+    def azure_condition(self, obj: Incident) -> str | None:
+        alerts = list(obj.alerts.all())  # prefetched, newest first
+        if not alerts:
+            return None  # opened by hand
+        latest = max(alerts, key=lambda alert: (alert.updated_at, alert.pk))
+        return format_html(
+            '<span class="badge condition-{}" title="{}">{}</span> {}',
+            latest.monitor_condition.lower(),
+            latest.alert_rule or latest.monitoring_service,
+            latest.get_monitor_condition_display(),
+            _ago(latest.resolved_at or latest.fired_at or latest.created_at),
+        )
+
+    # --- the incident page ---
+
+    def _opened_by_azure(self, obj: Incident) -> bool:
+        if not hasattr(obj, "_console_opened_by_azure"):
+            obj._console_opened_by_azure = obj.alerts.exists()
+        return obj._console_opened_by_azure
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Incident | None = None) -> list[str]:
+        fields = list(self.readonly_fields)
+        if obj is None:
+            return fields
+        if is_final(obj.state):
+            # A closed or canceled incident is a record; the services refuse edits.
+            return [*fields, *EDITABLE_FIELDS, "assignment_group", "assigned_to"]
+        if self._opened_by_azure(obj):
+            # What Azure said stays as Azure said it.
+            return [*fields, "title", "description"]
+        return fields
+
+    def save_model(self, request: HttpRequest, obj: Incident, form: Any, change: bool) -> None:
+        # Edits and assignment go through the services, which journal them; `obj` already
+        # carries the form's values, so the services work on a fresh copy.
+        changed = set(form.changed_data)
+        current = Incident.objects.select_related("assigned_to", "assignment_group").get(pk=obj.pk)
+        edits = {field: form.cleaned_data[field] for field in EDITABLE_FIELDS if field in changed}
+        try:
+            if edits:
+                incident_update(incident=current, actor=request.user, **edits)
+            if changed & {"assigned_to", "assignment_group"}:
+                incident_assign(
+                    incident=current,
+                    actor=request.user,
+                    assigned_to=form.cleaned_data.get("assigned_to", current.assigned_to),
+                    assignment_group=form.cleaned_data.get(
+                        "assignment_group", current.assignment_group
+                    ),
+                )
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Incident | None = None,
+    ) -> HttpResponse:
+        if obj is not None and obj.pk is not None:
+            can_act = self.has_change_permission(request, obj)
+            context.update(
+                lifecycle_buttons=self._buttons(request, obj) if can_act else [],
+                note_form=WorkNoteForm() if can_act else None,
+                note_url=reverse("admin:incidents_incident_note", args=[quote(obj.pk)]),
+                journal=incident_journal(incident=obj),
+                alerts=incident_alerts(incident=obj),
+                ci_links=incident_configuration_items(incident=obj),
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _buttons(self, request: HttpRequest, incident: Incident) -> list[dict[str, Any]]:
+        buttons = []
+        for spec in LIFECYCLE.values():
+            if not spec.available(incident.state):
+                continue
+            if spec.name == "take" and incident.assigned_to_id == request.user.pk:
+                continue
+            buttons.append(
+                {
+                    "name": spec.name,
+                    "label": spec.label,
+                    "url": reverse(
+                        "admin:incidents_incident_lifecycle", args=[quote(incident.pk), spec.name]
+                    ),
+                    "asks": spec.form is not None,
+                }
+            )
+        return buttons
+
+    # --- the incident page's buttons and work note (POST, permission-checked) ---
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/lifecycle/<slug:name>/",
+                wrap(self.lifecycle_view),
+                name="incidents_incident_lifecycle",
+            ),
+            path(
+                "<path:object_id>/note/",
+                wrap(self.work_note_view),
+                name="incidents_incident_note",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _incident_to_change(self, request: HttpRequest, object_id: str) -> Incident:
+        incident = self.get_object(request, unquote(object_id))
+        if incident is None:
+            raise Http404("No such incident.")
+        if not self.has_change_permission(request, incident):
+            raise PermissionDenied
+        return incident
+
+    def lifecycle_view(self, request: HttpRequest, object_id: str, name: str) -> HttpResponse:
+        spec = LIFECYCLE.get(name)
+        if spec is None:
+            raise Http404("No such action.")
+        incident = self._incident_to_change(request, object_id)
+        data: dict[str, Any] = {}
+        if spec.form is not None:
+            form = spec.form(request.POST if request.method == "POST" else None)
+            if not form.is_valid():
+                return self._lifecycle_form(request, spec, form, [incident], bulk=False)
+            data = form.cleaned_data
+        elif request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        self._apply(request, spec, [incident], data)
+        return HttpResponseRedirect(
+            reverse("admin:incidents_incident_change", args=[quote(incident.pk)])
+        )
+
+    def work_note_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        incident = self._incident_to_change(request, object_id)
+        form = WorkNoteForm(request.POST)
+        if form.is_valid():
+            try:
+                incident_add_work_note(
+                    incident=incident, actor=request.user, message=form.cleaned_data["message"]
+                )
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, "Work note added.", messages.SUCCESS)
+        else:
+            errors = "; ".join(e for errs in form.errors.values() for e in errs)
+            self.message_user(request, f"The work note was not added: {errors}", messages.ERROR)
+        url = reverse("admin:incidents_incident_change", args=[quote(incident.pk)])
+        return HttpResponseRedirect(f"{url}#journal")
+
+    # --- shared by the bulk actions and the page ---
+
+    def _apply(
+        self,
+        request: HttpRequest,
+        spec: Lifecycle,
+        incidents: Iterable[Incident],
+        data: dict[str, Any],
+    ) -> None:
+        """Run one lifecycle step on each incident; report each refusal and what was done."""
+        done = []
+        for incident in incidents:
+            try:
+                spec.run(incident, request.user, data)
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                done.append(incident.number)
+        if done:
+            self.message_user(request, f"{spec.done} {numbers_text(done)}.", messages.SUCCESS)
+
+    def _lifecycle_form(
+        self,
+        request: HttpRequest,
+        spec: Lifecycle,
+        form: forms.Form,
+        incidents: list[Incident],
+        *,
+        bulk: bool,
+    ) -> TemplateResponse:
+        """The intermediate page: what is about to happen to which incidents, and the form."""
+        if bulk:
+            cancel_url = request.get_full_path()
+        else:
+            cancel_url = reverse("admin:incidents_incident_change", args=[quote(incidents[0].pk)])
+        what = incidents[0].number if len(incidents) == 1 else f"{len(incidents)} incidents"
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{spec.label.rstrip('…')}: {what}",
+            "spec": spec,
+            "form": form,
+            "incidents": incidents[:MESSAGE_NUMBERS],
+            "more": max(0, len(incidents) - MESSAGE_NUMBERS),
+            "bulk": bulk,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "form_url": request.get_full_path(),
+            "cancel_url": cancel_url,
+            "original": incidents[0] if not bulk else None,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/incidents/incident/lifecycle_form.html", context)
+
+    def _bulk(
+        self, request: HttpRequest, queryset: QuerySet[Incident], name: str
+    ) -> TemplateResponse | None:
+        spec = LIFECYCLE[name]
+        incidents = list(
+            queryset.prefetch_related(None)
+            .select_related("assigned_to", "assignment_group")
+            .order_by("pk")
+        )
+        data: dict[str, Any] = {}
+        if spec.form is not None:
+            form = spec.form(request.POST if "apply" in request.POST else None)
+            if not form.is_valid():
+                return self._lifecycle_form(request, spec, form, incidents, bulk=True)
+            data = form.cleaned_data
+        if name == "take":
+            mine = [i for i in incidents if i.assigned_to_id == request.user.pk]
+            if mine:
+                numbers = numbers_text([i.number for i in mine])
+                self.message_user(request, f"Already yours: {numbers}.", messages.INFO)
+            incidents = [i for i in incidents if i.assigned_to_id != request.user.pk]
+        self._apply(request, spec, incidents, data)
+        return None
+
+    # --- bulk actions (the list); viewers get none of them ---
+
+    @admin.action(description="Assign to me", permissions=["change"])
+    def take_selected(
+        self, request: HttpRequest, queryset: QuerySet[Incident]
+    ) -> TemplateResponse | None:
+        return self._bulk(request, queryset, "take")
+
+    @admin.action(description="Assign to a person or group…", permissions=["change"])
+    def assign_selected(
+        self, request: HttpRequest, queryset: QuerySet[Incident]
+    ) -> TemplateResponse | None:
+        return self._bulk(request, queryset, "assign")
+
+    @admin.action(description="Start work (in progress)", permissions=["change"])
+    def start_selected(
+        self, request: HttpRequest, queryset: QuerySet[Incident]
+    ) -> TemplateResponse | None:
+        return self._bulk(request, queryset, "start")
+
+    @admin.action(description="Put on hold…", permissions=["change"])
+    def hold_selected(
+        self, request: HttpRequest, queryset: QuerySet[Incident]
+    ) -> TemplateResponse | None:
+        return self._bulk(request, queryset, "hold")
+
+    @admin.action(description="Resolve…", permissions=["change"])
+    def resolve_selected(
+        self, request: HttpRequest, queryset: QuerySet[Incident]
+    ) -> TemplateResponse | None:
+        return self._bulk(request, queryset, "resolve")
+
+    @admin.action(description="Close", permissions=["change"])
+    def close_selected(
+        self, request: HttpRequest, queryset: QuerySet[Incident]
+    ) -> TemplateResponse | None:
+        return self._bulk(request, queryset, "close")
+
+    @admin.action(description="Cancel…", permissions=["change"])
+    def cancel_selected(
+        self, request: HttpRequest, queryset: QuerySet[Incident]
+    ) -> TemplateResponse | None:
+        return self._bulk(request, queryset, "cancel")
+
+    @admin.action(description="Reopen…", permissions=["change"])
+    def reopen_selected(
+        self, request: HttpRequest, queryset: QuerySet[Incident]
+    ) -> TemplateResponse | None:
+        return self._bulk(request, queryset, "reopen")
+
+
+@admin.register(AssignmentGroup)
+class AssignmentGroupAdmin(admin.ModelAdmin):
+    list_display = ["name", "description"]
+    search_fields = ["name"]
+    list_filter: list[str] = []
+    list_select_related: list[str] = []
+    readonly_fields = ["created_at", "updated_at"]
+    filter_horizontal = ["members"]

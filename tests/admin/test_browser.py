@@ -1,0 +1,227 @@
+"""The operator's path in a real browser: Azure opens an incident, an operator resolves it.
+
+Chromium (Debian's, headless) drives the console served by a live server. The alert is
+posted over real HTTP, signed like Entra ID signs it; the test key set stands in for the
+tenant's (the `key_set` fixture patches the key fetch in this process, where the live
+server runs). Screenshots of each step go to test-output/browser/.
+"""
+
+import io
+import json
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from django.core.management import call_command
+from playwright.sync_api import Page, expect, sync_playwright
+from pytest_django import Settings as SettingsWrapper
+from pytest_django.live_server_helper import LiveServer
+
+from incidents.models import Incident
+from integrations.models import Connection, Delivery
+from tests.conftest import FakeKeySet, load_fixture, make_token
+from tests.factories import UserFactory
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
+PASSWORD = "a-long-test-password-42"  # noqa: S105 - a throwaway account in a test database
+
+pytestmark = [
+    pytest.mark.live,
+    # Serialized rollback: the roles come from a data migration, and earlier transactional
+    # tests flush the database.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason=f"{CHROMIUM} is missing (apt-get install chromium; CI installs it)",
+    ),
+]
+
+
+BrowserScript = Callable[[Page], None]
+
+
+@pytest.fixture
+def in_browser(
+    live_server: LiveServer, settings: SettingsWrapper
+) -> Callable[[BrowserScript], None]:
+    """Run a script against the live server in a fresh headless Chromium page.
+
+    Playwright's sync API runs an asyncio loop in the thread that starts it, and Django
+    refuses database work in a thread with a running loop. So the browser lives in a
+    thread of its own, and this thread (the test's, pytest-django's) keeps none.
+    """
+    # The live server speaks plain HTTP; cookies marked Secure would not come back.
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+
+    def drive(script: BrowserScript) -> None:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                context = browser.new_context(
+                    base_url=live_server.url, viewport={"width": 1680, "height": 1000}
+                )
+                context.set_default_timeout(15_000)
+                script(context.new_page())
+                context.close()
+            finally:
+                browser.close()
+
+    def run(script: BrowserScript) -> None:
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                drive(script)
+            except BaseException as exc:  # re-raised in the test's thread below
+                failure.append(exc)
+
+        thread = threading.Thread(target=target, name="browser")
+        thread.start()
+        thread.join(timeout=180)
+        assert not thread.is_alive(), "the browser script did not finish within 180 s"
+        if failure:
+            raise failure[0]
+
+    return run
+
+
+@pytest.fixture
+def screenshot() -> Callable[[Page, str], None]:
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+
+    def take(page: Page, name: str) -> None:
+        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+    return take
+
+
+def send_alert(live_server: LiveServer, signing_key: Any) -> dict[str, Any]:
+    """POST Microsoft's sample metric alert to the webhook, as an action group does."""
+    response = requests.post(
+        f"{live_server.url}/api/integrations/azure-monitor/contoso/",
+        data=json.dumps(load_fixture("azure/platform-metric-static-threshold-fired.json")),
+        headers={
+            "Authorization": f"Bearer {make_token(signing_key)}",
+            "Content-Type": "application/json",
+        },
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_operator_finds_takes_and_resolves_the_incident_azure_opened(
+    in_browser: Callable[[BrowserScript], None],
+    live_server: LiveServer,
+    connection: Connection,
+    key_set: FakeKeySet,
+    signing_key: Any,
+    screenshot: Callable[[Page, str], None],
+) -> None:
+    # Azure Monitor fires an alert.
+    number = send_alert(live_server, signing_key)["incident"]
+    # An operator account, made as the README says.
+    olga = UserFactory(username="olga")
+    olga.set_password(PASSWORD)
+    olga.save()
+    call_command("grant_role", "olga", "operators", stdout=io.StringIO())
+
+    def operator_path(page: Page) -> None:
+        # Sign in.
+        page.goto("/admin/")
+        page.fill("#id_username", "olga")
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        expect(page.locator("#dashboard")).to_contain_text("Open incidents: 1")
+        screenshot(page, "01-dashboard")
+
+        # Find the incident Azure opened.
+        page.click("#dash-open h3 a")
+        page.fill("#searchbar", number)
+        page.press("#searchbar", "Enter")
+        row = page.locator("#result_list tbody tr")
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text("test-metricAlertRule on test-storageAccount")
+        expect(row.locator(".badge.condition-fired")).to_have_text("Fired")
+        screenshot(page, "02-incident-list")
+
+        # Understand what fired on which resource.
+        row.get_by_role("link", name=number).click()
+        alerts = page.locator("#alerts")
+        expect(alerts).to_contain_text("test-metricAlertRule")
+        expect(alerts).to_contain_text("microsoft.storage/storageaccounts/test-storageAccount")
+        portal = alerts.get_by_role("link", name="Open in the Azure portal")
+        assert (portal.get_attribute("href") or "").startswith("https://portal.azure.com/#blade/")
+        expect(page.locator("#configuration-items")).to_contain_text("test-storageAccount")
+        screenshot(page, "03-incident")
+
+        # Take it, start work, then resolve it through the resolve form.
+        page.click("[data-action=take]")
+        expect(page.locator(".messagelist")).to_contain_text(f"Assigned to you {number}.")
+        page.click("[data-action=start]")
+        expect(page.locator("#incident-summary")).to_contain_text("In progress")
+        page.click("[data-action=resolve]")
+        page.select_option("#id_resolution_code", "solved")
+        page.fill("#id_resolution_notes", "Throttled the client that flooded GetBlob.")
+        screenshot(page, "04-resolve-form")
+        page.click("#lifecycle-form input[type=submit]")
+        expect(page.locator(".messagelist")).to_contain_text(f"Resolved {number}.")
+        expect(page.locator("#incident-summary")).to_contain_text("Resolved")
+
+        # The record of all of it, newest first, with a work note on top.
+        page.fill("#work-note-form textarea", "Told the storage team.")
+        page.click("#work-note-form button")
+        timeline = page.locator("ol.timeline li")
+        expect(timeline.first).to_contain_text("Told the storage team.")
+        expect(timeline.nth(1)).to_contain_text(
+            "Resolved (Solved). Throttled the client that flooded GetBlob."
+        )
+        expect(timeline.nth(1)).to_contain_text("olga")
+        expect(timeline.last).to_contain_text("Azure Monitor")
+        screenshot(page, "05-journal")
+
+        # The raw delivery behind it.
+        page.locator("#alerts a.delivery-link").first.click()
+        expect(page.locator("pre.raw-body")).to_contain_text(
+            '"schemaId": "azureMonitorCommonAlertSchema"'
+        )
+        screenshot(page, "06-raw-delivery")
+
+    in_browser(operator_path)
+
+    incident = Incident.objects.get(number=number)
+    assert (incident.state, incident.resolution_code) == ("resolved", "solved")
+    assert incident.assigned_to.username == "olga"
+    by_olga = list(
+        incident.journal.filter(actor__username="olga")
+        .order_by("created_at", "pk")
+        .values_list("kind", flat=True)
+    )
+    assert by_olga == ["assigned", "state_changed", "state_changed", "work_note"]
+    assert Delivery.objects.count() == 1
+    assert sorted(p.name for p in SCREENSHOTS.iterdir()) == [
+        "01-dashboard.png",
+        "02-incident-list.png",
+        "03-incident.png",
+        "04-resolve-form.png",
+        "05-journal.png",
+        "06-raw-delivery.png",
+    ]

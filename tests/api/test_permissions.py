@@ -1,0 +1,134 @@
+"""Who may do what, for every operation of the API (the webhook has its own tests).
+
+Roles (tests/api/conftest.py): anonymous, nobody (signed in, no permission), viewer,
+operator, staff (an operator who may use the console), superuser.
+"""
+
+import re
+from typing import Any
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from cmdb.models import ConfigurationItem
+from integrations.models import Alert, Connection, Delivery
+from tests.api.conftest import ROLES, client_as
+from tests.conftest import TENANT_ID
+
+pytestmark = pytest.mark.django_db
+
+READ = (401, 403, 200, 200, 200, 200)
+STAFF_READ = (401, 403, 403, 403, 200, 200)
+MISSING = (401, 403, 404, 404, 404, 404)
+
+
+def _write(ok: int) -> tuple[int, ...]:
+    return (401, 403, 403, ok, ok, ok)
+
+
+def _superuser_only(ok: int) -> tuple[int, ...]:
+    return (401, 403, 403, 403, 403, ok)
+
+
+SPEC = {"slug": "fabrikam", "tenant_id": TENANT_ID, "audiences": ["api://fab"]}
+
+# (method, path, body, expected status per role in ROLES order)
+CASES: list[tuple[str, str, Any, tuple[int, ...]]] = [
+    ("get", "/api/incidents/", None, READ),
+    ("post", "/api/incidents/", {"title": "By hand"}, _write(201)),
+    ("get", "/api/incidents/{number}/", None, READ),
+    ("get", "/api/incidents/INC0999999/", None, MISSING),
+    ("patch", "/api/incidents/{number}/", {"title": "Renamed"}, _write(200)),
+    ("post", "/api/incidents/{number}/assign/", {"assigned_to": None}, _write(200)),
+    ("post", "/api/incidents/{number}/start/", None, _write(200)),
+    ("post", "/api/incidents/INC0999999/start/", None, (401, 403, 403, 404, 404, 404)),
+    ("post", "/api/incidents/{number}/hold/", {"reason": "vendor"}, _write(200)),
+    ("post", "/api/incidents/{number}/resolve/", {"resolution_code": "solved"}, _write(200)),
+    ("post", "/api/incidents/{resolved}/close/", None, _write(200)),
+    ("post", "/api/incidents/{number}/cancel/", {"reason": "noise"}, _write(200)),
+    ("post", "/api/incidents/{resolved}/reopen/", {"reason": "again"}, _write(200)),
+    ("get", "/api/incidents/{number}/journal/", None, READ),
+    ("post", "/api/incidents/{number}/journal/", {"message": "Note"}, _write(201)),
+    ("get", "/api/configuration-items/", None, READ),
+    ("post", "/api/configuration-items/", {"name": "sw", "ci_class": "net/sw"}, _write(201)),
+    ("get", "/api/configuration-items/{ci}/", None, READ),
+    ("get", "/api/configuration-items/999999/", None, MISSING),
+    ("put", "/api/configuration-items/{ci}/", {"name": "a", "ci_class": "b"}, _write(200)),
+    ("patch", "/api/configuration-items/{ci}/", {"name": "renamed"}, _write(200)),
+    ("get", "/api/configuration-items/{ci}/incidents/", None, READ),
+    ("get", "/api/alerts/", None, READ),
+    ("get", "/api/alerts/{alert}/", None, READ),
+    ("get", "/api/connections/", None, STAFF_READ),
+    ("post", "/api/connections/", SPEC, _superuser_only(201)),
+    ("get", "/api/connections/contoso/", None, STAFF_READ),
+    ("put", "/api/connections/contoso/", {**SPEC, "slug": "contoso"}, _superuser_only(200)),
+    ("patch", "/api/connections/contoso/", {"enabled": False}, _superuser_only(200)),
+    ("delete", "/api/connections/spare/", None, _superuser_only(204)),
+    ("get", "/api/deliveries/", None, STAFF_READ),
+    ("get", "/api/deliveries/{delivery}/", None, STAFF_READ),
+    ("post", "/api/deliveries/{delivery}/replay/", None, STAFF_READ),
+    ("get", "/api/schema/", None, (401, 200, 200, 200, 200, 200)),
+]
+
+
+@pytest.fixture
+def world(incidents: dict, connection: Connection, operator: APIClient) -> dict[str, Any]:
+    """One of everything, and the values to put in the paths."""
+    Connection.objects.create(slug="spare", name="s", tenant_id=TENANT_ID, audiences=["a"])
+    operator.post(
+        f"/api/incidents/{incidents['storage']}/resolve/",
+        {"resolution_code": "solved"},
+        format="json",
+    )
+    return {
+        "number": incidents["vm"],
+        "resolved": incidents["storage"],
+        "ci": ConfigurationItem.objects.first().pk,
+        "alert": Alert.objects.first().pk,
+        "delivery": Delivery.objects.first().pk,
+    }
+
+
+@pytest.mark.parametrize(("role", "index"), [(r, i) for i, r in enumerate(ROLES)])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "expected"), CASES, ids=[f"{m} {p}" for m, p, _, _ in CASES]
+)
+def test_permissions(
+    world: dict, role: str, index: int, method: str, path: str, body: Any, expected: tuple
+) -> None:
+    client = client_as(role, f"{role}-2")
+    url = path.format(**world)
+    response = getattr(client, method)(url, body, format="json")
+    assert response.status_code == expected[index], response.content
+    if response.status_code >= 400:
+        assert set(response.json()) == {"detail", "code"}
+        assert response.json()["code"] in ("not_authenticated", "permission_denied", "not_found")
+    if response.status_code == 401:
+        assert response["WWW-Authenticate"] == "Token"
+
+
+def test_a_user_without_view_permission_cannot_tell_numbers_apart(world: dict) -> None:
+    """403 for a known and an unknown number alike: nothing to learn by guessing."""
+    client = client_as("nobody")
+    known = client.get(f"/api/incidents/{world['number']}/")
+    unknown = client.get("/api/incidents/INC0999999/")
+    assert (known.status_code, known.json()) == (unknown.status_code, unknown.json())
+
+
+def _template(path: str) -> str:
+    """/api/incidents/INC0001001/start/ and /api/incidents/{number}/start/ alike."""
+    variable = re.compile(r"\{.*\}|INC[0-9]+|[0-9]+|contoso|spare")
+    return "/".join("{}" if variable.fullmatch(part) else part for part in path.split("/"))
+
+
+def test_every_operation_of_the_schema_is_in_the_matrix() -> None:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations = {
+        (method, _template(path))
+        for path, item in schema["paths"].items()
+        for method in item
+        if "integrations/azure-monitor" not in path
+    }
+    covered = {(method, _template(path)) for method, path, _, _ in CASES}
+    assert operations - covered == set()
