@@ -5,11 +5,15 @@ groups of migration integrations.0003, not staff: API-only users); `staff` (an o
 who may use the console, hence the staff-only endpoints); `superuser`.
 """
 
+import importlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.management import create_contenttypes
 from django.core.cache import cache
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
@@ -48,13 +52,35 @@ def client_for(user: Any) -> APIClient:
     return client
 
 
+# The roles as migration integrations.0003 creates them.
+ROLE_PERMISSIONS = importlib.import_module("integrations.migrations.0003_roles").ROLE_PERMISSIONS
+
+
+def role_group(name: str) -> Group:
+    """The `operators` or `viewers` group; made again as the migration makes it when a
+    transactional test flushed the database."""
+    group, created = Group.objects.get_or_create(name=name)
+    if created:
+        # A flush without post_migrate (after a serialized-rollback test) also removes
+        # content types and permissions: make them as `migrate` does (idempotent).
+        for app_config in apps.get_app_configs():
+            create_contenttypes(app_config, verbosity=0)
+            create_permissions(app_config, verbosity=0)
+        for dotted in ROLE_PERMISSIONS[name]:
+            app_label, codename = dotted.split(".")
+            group.permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+    return group
+
+
 def make_user(role: str, username: str | None = None) -> Any:
     """A user in a role (see the module docstring); None for anonymous."""
     if role == "anonymous":
         return None
     user = UserFactory(username=username or role)
     if role in ("viewer", "operator", "staff"):
-        user.groups.add(Group.objects.get(name="viewers" if role == "viewer" else "operators"))
+        user.groups.add(role_group("viewers" if role == "viewer" else "operators"))
     if role == "staff":
         user.is_staff = True
     if role == "superuser":

@@ -14,7 +14,7 @@ from rest_framework.authtoken.models import Token
 from incidents.models import Incident
 from tests.api.conftest import RESOURCE_HEALTH, VM_ID, fire, make_user
 
-pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 

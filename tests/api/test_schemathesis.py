@@ -29,7 +29,7 @@ from tests.api.conftest import BUDGET, RESOURCE_HEALTH, STATIC, fire
 from tests.conftest import TENANT_ID
 from tests.factories import AssignmentGroupFactory, ConfigurationItemFactory
 
-pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 CHECKS = ",".join(
