@@ -216,6 +216,8 @@ JWKS_MAX_AGE_SECONDS = env.int("JWKS_MAX_AGE_SECONDS", default=24 * 3600)
 JWKS_FETCH_TIMEOUT_SECONDS = env.float("JWKS_FETCH_TIMEOUT_SECONDS", default=5.0)
 JWT_LEEWAY_SECONDS = min(env.int("JWT_LEEWAY_SECONDS", default=60), 300)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+# Longest wait for the next piece of a webhook body under gunicorn (then 408).
+WEBHOOK_BODY_TIMEOUT_SECONDS = env.float("WEBHOOK_BODY_TIMEOUT_SECONDS", default=10.0)
 # Deliveries that arrive while the database is unreachable wait here (integrations.spool).
 SPOOL_DIR = Path(env.str("SPOOL_DIR", default=str(BASE_DIR / "var" / "spool")))
 SPOOL_MAX_FILES = env.int("SPOOL_MAX_FILES", default=10_000)

@@ -51,15 +51,34 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class BodyTimeout(exceptions.APIException):
+    status_code = 408
+    default_detail = "The body did not arrive in time."
+    default_code = "request_timeout"
+
+
 def read_body_capped(request: Request, limit: int) -> bytes:
-    """Read the raw body, refusing more than `limit` bytes without reading them all."""
+    """Read the raw body, refusing more than `limit` bytes without reading them all.
+
+    Under gunicorn, a body that trickles in slower than WEBHOOK_BODY_TIMEOUT_SECONDS per
+    read gets 408 instead of holding a worker until gunicorn kills it.
+    """
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
     if declared > limit:
         raise PayloadTooLarge(f"The body is {declared} bytes; the limit is {limit}.")
-    body = request._request.read(limit + 1)
+    sock = request.META.get("gunicorn.socket")
+    if sock is not None:
+        sock.settimeout(settings.WEBHOOK_BODY_TIMEOUT_SECONDS)
+    try:
+        body = request._request.read(limit + 1)
+    except (TimeoutError, OSError) as exc:
+        raise BodyTimeout() from exc
+    finally:
+        if sock is not None:
+            sock.settimeout(None)
     if len(body) > limit:
         raise PayloadTooLarge(f"The body is larger than the limit of {limit} bytes.")
     return body

@@ -60,6 +60,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, signing_key: Any) -> Iterat
         "DJANGO_SECRET_KEY": "transport-test-" + "s" * 40,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "WEBHOOK_MAX_BODY_BYTES": "65536",
+        "WEBHOOK_BODY_TIMEOUT_SECONDS": "1",
         "SPOOL_DIR": str(folder / "spool"),
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
@@ -164,3 +165,16 @@ def test_oversized_body_is_refused_before_it_is_read(server: int, signing_key: A
     )
     assert status == 413, body
     assert took < 5
+
+
+def test_slow_body_gets_a_408(server: int, signing_key: Any) -> None:
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", server), timeout=15) as s:
+        s.sendall(_request(make_token(signing_key), BODY[:100], length=len(BODY)))
+        # ... and then nothing more, as a slow or stalled client would.
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 408"), data[:200]
+    assert json.loads(data.split(b"\r\n\r\n", 1)[1])["code"] == "request_timeout"
+    assert time.monotonic() - started < 10
