@@ -153,8 +153,13 @@ def spool_drain(*, limit: int | None = None) -> tuple[int, int]:
 
 
 def _drain_forever() -> None:
+    last = time.monotonic()
     while True:
-        time.sleep(settings.SPOOL_DRAIN_INTERVAL_SECONDS)
+        # Short naps, so a changed interval (or spool folder) is seen within a second.
+        time.sleep(min(1.0, settings.SPOOL_DRAIN_INTERVAL_SECONDS))
+        if time.monotonic() - last < settings.SPOOL_DRAIN_INTERVAL_SECONDS:
+            continue
+        last = time.monotonic()
         if not pending():
             continue
         try:
