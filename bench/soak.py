@@ -85,6 +85,8 @@ class Ledger:
 class Traffic:
     def __init__(self, port: int, token: str, ledger: Ledger, deadline: float) -> None:
         self.port, self.token, self.ledger, self.deadline = port, token, ledger, deadline
+        # Alert IDs of this run only: earlier runs' alerts may be in the same database.
+        self.prefix = f"/soak/{os.urandom(4).hex()}/"
         from integrations.demo import fired_payload
 
         self.template = fired_payload("metric")
@@ -120,7 +122,8 @@ class Traffic:
             if status in (200, 201, 202):
                 self.ledger.accept(alert_id, condition)
                 return
-            if status not in (0, 503, 504, 408, 429):
+            # A valid delivery is never throttled: 429 here is a failure, not a retry.
+            if status not in (0, 503, 504, 408):
                 with self.ledger.lock:
                     self.ledger.wrong.append(f"{alert_id} {condition}: {status}")
                 return
@@ -134,7 +137,7 @@ class Traffic:
                 self.body(f"/soak/forged/{os.urandom(4).hex()}", "Fired"),
                 self.token[:-8] + "AAAAAAAA",
             )
-            expected = (401,)
+            expected = (401, 429)  # past the failed-authentication limit: 429
         else:
             status = self.post(
                 client, b'{"schemaId": "azureMonitorCommonAlertSchema", "data"', self.token
@@ -154,7 +157,7 @@ class Traffic:
             n += 1
             roll = rng.random()
             if roll < 0.35:
-                self.deliver(client, f"/soak/{seed}/{n}", "Fired")
+                self.deliver(client, f"{self.prefix}{seed}/{n}", "Fired")
             elif roll < 0.55:
                 alert_id = self.ledger.take_fired()
                 if alert_id:
@@ -164,7 +167,7 @@ class Traffic:
                 if alert_id:
                     self.deliver(client, alert_id, rng.choice(["Fired", "Resolved"]))
             elif roll < 0.82:
-                alert_id = f"/soak/{seed}/{n}/ooo"  # Resolved first, then the late Fired
+                alert_id = f"{self.prefix}{seed}/{n}/ooo"  # Resolved first, then the late Fired
                 self.deliver(client, alert_id, "Resolved")
                 self.deliver(client, alert_id, "Fired")
             elif roll < 0.91:
@@ -174,13 +177,13 @@ class Traffic:
         client.close()
 
 
-def reconcile(ledger: Ledger) -> dict[str, int]:
+def reconcile(ledger: Ledger, prefix: str) -> dict[str, int]:
     from django.db import connections
 
     from integrations.models import Alert
 
     connections.close_all()
-    rows = Alert.objects.filter(connection__slug=BENCH_SLUG, alert_id__startswith="/soak/")
+    rows = Alert.objects.filter(connection__slug=BENCH_SLUG, alert_id__startswith=prefix)
     stored = Counter(rows.values_list("alert_id", flat=True))
     states = dict(rows.values_list("alert_id", "monitor_condition"))
     incident_states = dict(rows.values_list("alert_id", "incident__state"))
@@ -286,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if args.start_gunicorn:
                 server.stop()
-        figures = reconcile(ledger)
+        figures = reconcile(ledger, traffic.prefix)
 
     print(f"soak: {args.duration:.0f}s, {args.concurrency} clients; {restarted or 'no restart'}")
     print("deliveries sent:", dict(ledger.sent))
