@@ -176,6 +176,17 @@ def delivery_receive(
         )
 
 
+def _stored_caller(delivery: "Delivery | spool.SpooledDelivery") -> AzurePrincipal:
+    """Who sent a stored delivery (replay, spool), from the caller IDs kept with it."""
+    return AzurePrincipal(
+        app_id=delivery.caller_app_id,
+        object_id=delivery.caller_object_id,
+        tenant_id=delivery.caller_tenant_id,
+        token_version="",
+        roles=(),
+    )
+
+
 def subscription_outside(*, connection: Connection, alert: ParsedAlert) -> str | None:
     """The first subscription the alert names outside the connection's allow-list, if any."""
     allowed = {s.lower() for s in connection.allowed_subscriptions}
@@ -223,13 +234,7 @@ def _spool(
 def spool_ingest(*, delivery: spool.SpooledDelivery) -> WebhookAnswer:
     """Ingest a delivery the spool kept, as it would have been when it arrived."""
     connection = Connection.objects.get(slug=delivery.connection_slug)
-    principal = AzurePrincipal(
-        app_id=delivery.caller_app_id,
-        object_id=delivery.caller_object_id,
-        tenant_id=delivery.caller_tenant_id,
-        token_version="",
-        roles=(),
-    )
+    principal = _stored_caller(delivery)
     return alert_ingest(
         connection=connection,
         principal=principal,
@@ -552,13 +557,7 @@ def delivery_replay(*, delivery: Delivery, actor: AbstractBaseUser) -> WebhookAn
             "which its connection does not allow.",
             code="subscription_not_allowed",
         )
-    principal = AzurePrincipal(
-        app_id=delivery.caller_app_id,
-        object_id=delivery.caller_object_id,
-        tenant_id=delivery.caller_tenant_id,
-        token_version="",
-        roles=(),
-    )
+    principal = _stored_caller(delivery)
     answer = alert_ingest(
         connection=delivery.connection,
         principal=principal,
