@@ -1,9 +1,11 @@
 """Settings for the ITSM project, driven by the environment (see README, "Configuration").
 
 A local `.env` file (written by `make run`) is read when present; variables set in the
-environment win over it. Production differs from development only by environment.
+environment win over it. `ITSM_DOTENV_PATH` names another file, or none when empty (the
+test settings set it empty). Production differs from development only by environment.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,8 +15,14 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-# read_env never overrides variables already set in the environment.
-environ.Env.read_env(BASE_DIR / ".env")
+_DOTENV_PATH = os.environ.get("ITSM_DOTENV_PATH", str(BASE_DIR / ".env"))
+_before_dotenv = set(os.environ)
+if _DOTENV_PATH:
+    # read_env never overrides variables already set in the environment.
+    environ.Env.read_env(_DOTENV_PATH)
+# The names the file supplied: a deploy check warns when the secret key is one of them
+# (a `.env` left from `make run` on a production host).
+DOTENV_VARIABLES = tuple(sorted(set(os.environ) - _before_dotenv))
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 

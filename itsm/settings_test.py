@@ -2,6 +2,9 @@
 
 import os
 
+# Tests never read a developer's `.env` (`make run` writes DJANGO_DEBUG=1 there), and
+# neither do the processes they start, which inherit this environment.
+os.environ["ITSM_DOTENV_PATH"] = ""
 # Tests never run with a production secret; the settings require one when DEBUG is off.
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnop")
 

@@ -1,3 +1,5 @@
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +24,12 @@ def _settings_with(env: dict[str, str]) -> subprocess.CompletedProcess:
             "import django; from django.conf import settings; print(settings.DEBUG)",
         ],
         cwd="/",
-        env={"PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "itsm.settings", **env},
+        env={
+            "PYTHONPATH": str(ROOT),
+            "DJANGO_SETTINGS_MODULE": "itsm.settings",
+            "ITSM_DOTENV_PATH": "",  # never the developer's `.env`
+            **env,
+        },
         capture_output=True,
         text=True,
         check=False,
@@ -71,6 +78,7 @@ def test_deploy_check_is_clean_under_the_documented_production_environment(
         env={
             "PATH": "/usr/bin:/bin",
             "DJANGO_SETTINGS_MODULE": "itsm.settings",
+            "ITSM_DOTENV_PATH": "",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
             **PRODUCTION_ENV,
         },
@@ -88,3 +96,57 @@ def test_healthz_is_not_redirected_to_https(
     settings.SECURE_SSL_REDIRECT = True
     assert client.get("/healthz").status_code == 200
     assert client.get("/api/incidents/").status_code == 301
+
+
+def _project_copy_with_dotenv(tmp_path: Path, dotenv: str) -> Path:
+    """A copy of the project package beside a hostile `.env`, so nothing is written to ROOT."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "itsm", project / "itsm", ignore=shutil.ignore_patterns("__pycache__"))
+    (project / ".env").write_text(dotenv)
+    return project
+
+
+HOSTILE_DOTENV = "DJANGO_DEBUG=1\nDJANGO_SECRET_KEY=from-the-developers-dotenv\n"
+PRINT_SETTINGS = (
+    "import django; from django.conf import settings; "
+    "print(settings.DEBUG, settings.SECRET_KEY, settings.DOTENV_VARIABLES)"
+)
+
+
+def test_test_settings_never_read_the_developers_dotenv(tmp_path: Path) -> None:
+    project = _project_copy_with_dotenv(tmp_path, HOSTILE_DOTENV)
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", PRINT_SETTINGS],
+        cwd=project,
+        env={"PYTHONPATH": str(project), "DJANGO_SETTINGS_MODULE": "itsm.settings_test"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:2] == [
+        "False",
+        "test-only-secret-key-0123456789-abcdefghijklmnop",
+    ]
+
+
+def test_settings_read_dotenv_and_record_what_it_supplied(tmp_path: Path) -> None:
+    """The positive control: the same copy with the project's settings reads the file."""
+    project = _project_copy_with_dotenv(tmp_path, HOSTILE_DOTENV)
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", PRINT_SETTINGS],
+        cwd=project,
+        env={"PYTHONPATH": str(project), "DJANGO_SETTINGS_MODULE": "itsm.settings"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "True from-the-developers-dotenv ('DJANGO_DEBUG', 'DJANGO_SECRET_KEY')"
+    )
+
+
+def test_subprocesses_of_the_tests_inherit_the_no_dotenv_rule() -> None:
+    """gunicorn and manage.py started by tests (with `**os.environ`) read no `.env` either."""
+    assert os.environ["ITSM_DOTENV_PATH"] == ""

@@ -136,6 +136,7 @@ def test_throttle_rates_come_from_the_environment() -> None:
         env={
             "PYTHONPATH": str(ROOT),
             "DJANGO_SETTINGS_MODULE": "itsm.settings",
+            "ITSM_DOTENV_PATH": "",  # never the developer's `.env`
             "DJANGO_SECRET_KEY": "x" * 50,
             "API_THROTTLE_ANON": "5/minute",
             "API_THROTTLE_USER": "100/second",
