@@ -6,6 +6,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from itsm.clientaddr import client_address
+
 from . import jwks
 from .ratelimit import failure_record
 from .tokens import AzurePrincipal, CallerNotAllowed, InvalidToken, validate_token
@@ -39,7 +41,7 @@ class EntraIdBearerAuthentication(BaseAuthentication):
             exceptions.AuthenticationFailed,
             exceptions.PermissionDenied,
         ):
-            self._limit_failures(request)  # may answer 429 instead
+            failure_limit(request)  # may answer 429 instead
             raise
 
     def _authenticate(self, request: Request) -> tuple[AzurePrincipal, None]:
@@ -66,15 +68,6 @@ class EntraIdBearerAuthentication(BaseAuthentication):
             raise SigningKeysUnavailable() from None
         return principal, None
 
-    def _limit_failures(self, request: Request) -> None:
-        address = request.META.get("REMOTE_ADDR", "")
-        wait = failure_record(address)
-        if wait is not None:
-            logger.warning("webhook.auth_failures_limited address=%s", address)
-            raise exceptions.Throttled(
-                wait=wait, detail="Too many failed authentications from this address."
-            )
-
     def authenticate_header(self, request: Request) -> str:
         # RFC 6750 section 3: name the error only when a token was presented.
         if getattr(request, "bearer_token_sent", False):
@@ -82,3 +75,14 @@ class EntraIdBearerAuthentication(BaseAuthentication):
             header = f'Bearer realm="{REALM}", error="invalid_token"'
             return header + (f', error_description="{description}"' if description else "")
         return f'Bearer realm="{REALM}"'
+
+
+def failure_limit(request: Request) -> None:
+    """Count a failed request (bad token, unknown slug); answer 429 past the limit."""
+    address = client_address(request)
+    wait = failure_record(address)
+    if wait is not None:
+        logger.warning("webhook.auth_failures_limited address=%s", address)
+        raise exceptions.Throttled(
+            wait=wait, detail="Too many failed authentications from this address."
+        )

@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from itsm.clientaddr import parse_networks
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -81,6 +83,9 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# The address comes through the proxies named in TRUSTED_PROXIES (X-Forwarded-For),
+# so one person's failures behind a proxy do not lock everyone else out.
+AXES_CLIENT_IP_CALLABLE = "itsm.clientaddr.client_address"
 
 ROOT_URLCONF = "itsm.urls"
 
@@ -144,6 +149,16 @@ STORAGES = {
         )
     },
 }
+
+# Reverse proxies in front of the app: CIDRs or addresses, comma-separated. Only when
+# one of them sent a request is X-Forwarded-For believed (itsm.clientaddr: webhook
+# limiter, console lockout), and only from them does gunicorn take X-Forwarded-Proto
+# (gunicorn.conf.py). Empty: no forwarded header is trusted.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+try:
+    parse_networks(TRUSTED_PROXIES)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from None
 
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https")

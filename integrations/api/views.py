@@ -1,6 +1,7 @@
 """The integration's endpoints: the Secure Webhook, and (for people) connections, alerts
 and deliveries. HTTP in, one service call, HTTP out."""
 
+import time
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +24,7 @@ from itsm.exceptions import ApplicationError
 from itsm.permissions import IsStaff, ModelPermissions
 from itsm.schema import CONFLICT, ErrorSerializer
 
-from ..authentication import EntraIdBearerAuthentication
+from ..authentication import EntraIdBearerAuthentication, failure_limit
 from ..filtersets import AlertFilterSet, DeliveryFilterSet
 from ..models import Connection
 from ..selectors import alert_list, connection_get_for_webhook, connection_list, delivery_list
@@ -57,27 +58,71 @@ class BodyTimeout(exceptions.APIException):
     default_code = "request_timeout"
 
 
+def declared_length(request: Request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+class _DeadlineSocket:
+    """The client socket as gunicorn's body reader sees it while we read a body.
+
+    Every recv waits only for the time left before one deadline, so the deadline is
+    for the whole body: a socket timeout alone is per read, and a client sending a
+    byte every few seconds would never reach it.
+    """
+
+    def __init__(self, sock: Any, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def recv(self, size: int) -> bytes:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the body deadline passed")
+        self._sock.settimeout(left)
+        return self._sock.recv(size)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _gunicorn_unreader(request: Request) -> Any:
+    """gunicorn's buffered reader of this request's socket, or None (not under gunicorn).
+
+    Its body reader holds it as `unreader` (Content-Length, read to EOF) or through the
+    request (chunked). tests/integrations/test_transport.py pins this against gunicorn.
+    """
+    reader = getattr(request.META.get("wsgi.input"), "reader", None)
+    unreader = getattr(reader, "unreader", None)
+    if unreader is None:
+        unreader = getattr(getattr(reader, "req", None), "unreader", None)
+    return unreader if hasattr(unreader, "sock") else None
+
+
 def read_body_capped(request: Request, limit: int) -> bytes:
     """Read the raw body, refusing more than `limit` bytes without reading them all.
 
-    Under gunicorn, a body that trickles in slower than WEBHOOK_BODY_TIMEOUT_SECONDS per
-    read gets 408 instead of holding a worker until gunicorn kills it.
+    Under gunicorn the whole body must arrive within WEBHOOK_BODY_TIMEOUT_SECONDS
+    (then 408), however it trickles in, so a slow client cannot hold a worker thread.
     """
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
+    declared = declared_length(request)
     if declared > limit:
         raise PayloadTooLarge(f"The body is {declared} bytes; the limit is {limit}.")
-    sock = request.META.get("gunicorn.socket")
-    if sock is not None:
-        sock.settimeout(settings.WEBHOOK_BODY_TIMEOUT_SECONDS)
-    try:
+    unreader = _gunicorn_unreader(request)
+    if unreader is None:
         body = request._request.read(limit + 1)
-    except (TimeoutError, OSError) as exc:
-        raise BodyTimeout() from exc
-    finally:
-        if sock is not None:
+    else:
+        deadline = time.monotonic() + settings.WEBHOOK_BODY_TIMEOUT_SECONDS
+        sock = unreader.sock
+        unreader.sock = _DeadlineSocket(sock, deadline)
+        try:
+            body = request._request.read(limit + 1)
+        except OSError as exc:  # TimeoutError is one
+            raise BodyTimeout() from exc
+        finally:
+            unreader.sock = sock
             sock.settimeout(None)
     if len(body) > limit:
         raise PayloadTooLarge(f"The body is larger than the limit of {limit} bytes.")
@@ -144,13 +189,20 @@ class AzureMonitorWebhookView(APIView):
     parser_classes: list = []  # the body is read raw, size-capped, and parsed by the service
 
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:
-        # The contract's order: 404, then 413, then 401/403, then 415, then 400.
+        # The contract's order: 404, then 413, then 401/403, then 415, then 400. The
+        # body is read only once the caller is authenticated: a stranger's slow body
+        # never holds a worker, and a declared oversize body is refused unread.
         connection = connection_get_for_webhook(slug=str(kwargs["slug"]))
         if connection is None:
+            failure_limit(request)  # a scanner guessing slugs is limited like bad tokens
             raise exceptions.NotFound(f"No connection {kwargs['slug']!r}; check the webhook URL.")
         request.webhook_connection = connection
-        request.webhook_body = read_body_capped(request, settings.WEBHOOK_MAX_BODY_BYTES)
+        limit = settings.WEBHOOK_MAX_BODY_BYTES
+        declared = declared_length(request)
+        if declared > limit:
+            raise PayloadTooLarge(f"The body is {declared} bytes; the limit is {limit}.")
         super().initial(request, *args, **kwargs)
+        request.webhook_body = read_body_capped(request, limit)
 
     @extend_schema(
         operation_id="azure_monitor_webhook",

@@ -57,3 +57,25 @@ def test_failure_limiter_forgets_old_failures_and_bounds_memory(
     for n in range(20):
         ratelimit.failure_record(f"addr-{n}")
     assert len(ratelimit._failures) <= 5
+
+
+@pytest.mark.django_db
+def test_failed_authentications_behind_proxy_are_counted_per_client(
+    connection: Any, post_alert: Any, other_key: Any, limit: int, settings: Any
+) -> None:
+    settings.TRUSTED_PROXIES = ["10.0.0.0/24"]
+    post_alert.client.defaults["REMOTE_ADDR"] = "10.0.0.2"
+    forged = make_token(other_key, kid="k")
+    scanner = {"HTTP_X_FORWARDED_FOR": "203.0.113.66"}
+    statuses = [post_alert(STATIC, token=forged, headers=scanner).status_code for _ in range(4)]
+    assert statuses == [401] * limit + [429]
+    # Someone else behind the same proxy is not held back by the scanner.
+    other = {"HTTP_X_FORWARDED_FOR": "198.51.100.10"}
+    assert post_alert(STATIC, token=forged, headers=other).status_code == 401
+
+
+@pytest.mark.django_db
+def test_unknown_slugs_count_as_failures(connection: Any, post_alert: Any, limit: int) -> None:
+    statuses = [post_alert(STATIC, slug=f"guess-{n}").status_code for n in range(limit + 1)]
+    assert statuses == [404] * limit + [429]
+    assert post_alert(STATIC).status_code == 201  # valid deliveries are never limited
