@@ -6,7 +6,7 @@ class IntegrationsConfig(AppConfig):
     name = "integrations"
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401 - registers the OpenAPI extension
+        from . import checks, schema  # noqa: F401 - register the deploy checks, the OpenAPI extension
         from .models import Connection
         from .signals import clear_connection_cache
 

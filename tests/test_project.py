@@ -69,25 +69,64 @@ PRODUCTION_ENV = {
 }
 
 
-def test_deploy_check_is_clean_under_the_documented_production_environment(
-    tmp_path: Path,
-) -> None:
-    result = subprocess.run(  # noqa: S603
-        [sys.executable, str(ROOT / "manage.py"), "check", "--deploy", "--fail-level", "WARNING"],
+def _manage(tmp_path: Path, *args: str, **env: str | None) -> subprocess.CompletedProcess:
+    """`manage.py ARGS` in the documented production environment, on a database in tmp_path;
+    a variable given as None is left out."""
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "itsm.settings",
+        "ITSM_DOTENV_PATH": "",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "SPOOL_DIR": str(tmp_path / "spool"),
+        "DEV_SIGNING_KEY_PATH": str(tmp_path / "dev-key.pem"),
+        **PRODUCTION_ENV,
+        **env,
+    }
+    return subprocess.run(  # noqa: S603
+        [sys.executable, str(ROOT / "manage.py"), *args],
         cwd=tmp_path,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "DJANGO_SETTINGS_MODULE": "itsm.settings",
-            "ITSM_DOTENV_PATH": "",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-            **PRODUCTION_ENV,
-        },
+        env={name: value for name, value in environment.items() if value is not None},
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+DEPLOY_CHECK = ("check", "--deploy", "--fail-level", "WARNING")
+
+
+def test_deploy_check_is_clean_under_the_documented_production_environment(
+    tmp_path: Path,
+) -> None:
+    result = _manage(tmp_path, *DEPLOY_CHECK)  # on a database not migrated yet, too
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_deploy_check_warns_when_the_secret_key_came_from_dotenv(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("DJANGO_SECRET_KEY=" + "d" * 50 + "\n")
+    result = _manage(tmp_path, *DEPLOY_CHECK, DJANGO_SECRET_KEY=None, ITSM_DOTENV_PATH=str(dotenv))
+    assert result.returncode != 0
+    assert "integrations.W002" in result.stderr
+    assert "DJANGO_SECRET_KEY came from a .env file" in result.stderr
+
+
+def test_demo_is_refused_in_production_and_flagged_when_left_over(tmp_path: Path) -> None:
+    assert _manage(tmp_path, "migrate", "-v", "0").returncode == 0
+    refused = _manage(tmp_path, "prepare_demo")
+    assert refused.returncode != 0
+    assert "DJANGO_DEBUG=1" in refused.stderr
+    assert not (tmp_path / "dev-key.pem").exists()
+    assert "no issues" in _manage(tmp_path, *DEPLOY_CHECK).stdout
+
+    # A demo prepared in development, then the host goes to production.
+    assert _manage(tmp_path, "prepare_demo", DJANGO_DEBUG="1").returncode == 0
+    result = _manage(tmp_path, *DEPLOY_CHECK)
+    assert result.returncode != 0
+    assert "(integrations.W001) Connection 'demo' fetches its signing keys over plain http" in (
+        result.stderr
+    )
 
 
 def test_healthz_is_not_redirected_to_https(
