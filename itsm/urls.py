@@ -3,11 +3,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
 from integrations.views import dev_jwks
-from itsm.views import SchemaView, healthz
+from itsm.views import SchemaView, healthz, readyz
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("dev/jwks.json", dev_jwks, name="dev-jwks"),
     path("api/", include("integrations.api.urls")),
     path("api/", include("incidents.api.urls")),

@@ -1,19 +1,56 @@
 """Project-level views that belong to no app."""
 
+import logging
+
+from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+logger = logging.getLogger(__name__)
+
 API_PREFIX = "/api/"
+# How long /readyz lets PostgreSQL take for `SELECT 1` before it counts as down.
+READYZ_STATEMENT_TIMEOUT_MS = 2000
+READYZ_RETRY_AFTER_SECONDS = 5
+
+# Both probes are answered by itsm.middleware.ProbeMiddleware, whatever the Host header;
+# the URL patterns name them for reverse() and serve them if that middleware is left out.
 
 
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """Say the process is alive, for load balancers; touches no database."""
     return JsonResponse({"status": "ok"})
+
+
+def _database_answers() -> bool:
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # SET LOCAL: ends with the transaction, never sticks to a reused connection.
+                cursor.execute(f"SET LOCAL statement_timeout = {READYZ_STATEMENT_TIMEOUT_MS}")
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError as exc:
+        logger.warning("readyz.database_unavailable error=%s", type(exc).__name__)
+        return False
+    return True
+
+
+@require_safe
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Say whether this process can serve: 200 when the database answers, else 503."""
+    if _database_answers():
+        return JsonResponse({"status": "ok"})
+    return JsonResponse(
+        {"status": "unavailable"},
+        status=503,
+        headers={"Retry-After": str(READYZ_RETRY_AFTER_SECONDS)},
+    )
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
