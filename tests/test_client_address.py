@@ -49,13 +49,17 @@ def test_client_address_believes_only_trusted_proxies(
     assert client_address(_request(remote, forwarded)) == expected
 
 
-def test_settings_refuse_a_bad_trusted_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_refuse_a_bad_trusted_proxy() -> None:
     import subprocess
     import sys
 
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-c", "import itsm.settings"],
-        env={"TRUSTED_PROXIES": "10.0.0.0/33", "DJANGO_SECRET_KEY": "x" * 50, "PATH": ""},
+        env={
+            "TRUSTED_PROXIES": "10.0.0.0/33",
+            "DJANGO_SECRET_KEY": "x" * 50,
+            "ITSM_DOTENV_PATH": "",  # never the developer's `.env`
+        },
         capture_output=True,
         text=True,
         check=False,

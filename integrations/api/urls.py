@@ -1,7 +1,13 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from .views import AlertViewSet, AzureMonitorWebhookView, ConnectionViewSet, DeliveryViewSet
+from .views import (
+    AlertViewSet,
+    AzureMonitorWebhookNoSlashView,
+    AzureMonitorWebhookView,
+    ConnectionViewSet,
+    DeliveryViewSet,
+)
 
 app_name = "integrations-api"
 
@@ -17,5 +23,7 @@ urlpatterns = [
         AzureMonitorWebhookView.as_view(),
         name="azure-monitor-webhook",
     ),
+    # Without the slash too: APPEND_SLASH would answer 301, which Azure does not follow.
+    path("integrations/azure-monitor/<slug:slug>", AzureMonitorWebhookNoSlashView.as_view()),
     *router.urls,
 ]

@@ -276,6 +276,15 @@ class AzureMonitorWebhookView(APIView):
         return Response(answer.body, status=answer.status_code)
 
 
+class AzureMonitorWebhookNoSlashView(AzureMonitorWebhookView):
+    """The webhook at its URL without the trailing slash (Azure does not follow a 301).
+
+    Left out of the schema, which documents the one operation once.
+    """
+
+    schema = None
+
+
 @extend_schema_view(
     list=extend_schema(summary="List alerts (filters, ordering, pages)"),
     retrieve=extend_schema(summary="Get one alert"),

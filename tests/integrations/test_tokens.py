@@ -665,3 +665,67 @@ def test_jwks_rotation_right_after_a_fetch_is_accepted(
     assert key_set.fetches == 2
     assert post_alert(STATIC, token=make_token(other_key, kid="forged")).status_code == 401
     assert key_set.fetches == 2  # a second unknown kid within the cooldown: no fetch
+
+
+# --- odd but well-formed headers ------------------------------------------------------------
+
+
+def _signed_by_hand(header: dict[str, Any], key: Any) -> str:
+    """A token with exactly this header, RS256-signed by `key` (PyJWT would tidy the header)."""
+    from jwt.algorithms import RSAAlgorithm
+
+    signing_input = f"{_segment(header)}.{_segment(_claims())}"
+    signature = RSAAlgorithm(RSAAlgorithm.SHA256).sign(signing_input.encode(), key)
+    return f"{signing_input}.{_b64(signature)}"
+
+
+# name -> header; signed by the tenant's real key unless the name says "forged"
+ODD_HEADERS: dict[str, Callable[[str], dict[str, Any]]] = {
+    "kid-int": lambda kid: {"alg": "RS256", "kid": 1},
+    "kid-list": lambda kid: {"alg": "RS256", "kid": [kid]},
+    "kid-dict": lambda kid: {"alg": "RS256", "kid": {"id": kid}},
+    "kid-null": lambda kid: {"alg": "RS256", "kid": None},
+    "kid-empty": lambda kid: {"alg": "RS256", "kid": ""},
+    "crit-list": lambda kid: {"alg": "RS256", "kid": kid, "crit": ["exp"]},
+    "crit-string": lambda kid: {"alg": "RS256", "kid": kid, "crit": "exp"},
+    "crit-empty": lambda kid: {"alg": "RS256", "kid": kid, "crit": []},
+    "alg-none": lambda kid: {"alg": "none", "kid": kid},
+    "alg-hs256": lambda kid: {"alg": "HS256", "kid": kid},
+    "alg-list": lambda kid: {"alg": ["RS256"], "kid": kid},
+    "alg-null": lambda kid: {"alg": None, "kid": kid},
+    "alg-missing": lambda kid: {"kid": kid},
+    "b64-false": lambda kid: {"alg": "RS256", "kid": kid, "b64": False, "crit": ["b64"]},
+    "b64-false-uncritical": lambda kid: {"alg": "RS256", "kid": kid, "b64": False},
+    "forged-typ-odd": lambda kid: {"alg": "RS256", "kid": kid, "typ": {"not": "a string"}},
+    "forged-x5c": lambda kid: {"alg": "RS256", "kid": kid, "x5c": ["MIIBIjAN"]},
+    "forged-jku": lambda kid: {"alg": "RS256", "kid": kid, "jku": "https://evil.example/keys"},
+    "forged-jwk": lambda kid: {"alg": "RS256", "kid": kid, "jwk": {"kty": "RSA", "n": "x"}},
+    "forged-huge": lambda kid: {"alg": "RS256", "kid": kid, "pad": "a" * 100_000},
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", ODD_HEADERS, ids=str)
+def test_webhook_refuses_odd_token_header_with_401(
+    connection: Connection,
+    post_alert: Any,
+    signing_key: Any,
+    other_key: Any,
+    case: str,
+    settings: Any,
+) -> None:
+    from integrations import ratelimit
+
+    settings.WEBHOOK_AUTH_FAILURES_PER_MINUTE = 1
+    ratelimit.failures_clear()
+    key = other_key if case.startswith("forged") else signing_key
+    token = _signed_by_hand(ODD_HEADERS[case](devtokens.key_id(signing_key)), key)
+
+    response = post_alert(STATIC, token=token)
+    again = post_alert(STATIC, token=token)
+
+    assert_error_body(response, 401)
+    assert 'error="invalid_token"' in response["WWW-Authenticate"]
+    assert again.status_code == 429  # counted by the failed-authentication limiter
+    ratelimit.failures_clear()
+    assert_nothing_stored()
