@@ -3,6 +3,9 @@
 from dataclasses import dataclass
 
 MAX_RESOURCE_ID_LENGTH = 1024
+# The unique index on the normalised ID must hold it (a PostgreSQL btree row holds at most
+# ~2700 bytes); UTF-8 bytes, so that an ID of four-byte characters is bounded too.
+MAX_RESOURCE_ID_BYTES = 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from itsm.exceptions import ApplicationError
 from itsm.sql import column, insert_rows
 
 from .models import ConfigurationItem
-from .resource_ids import parse_resource_id
+from .resource_ids import MAX_RESOURCE_ID_BYTES, parse_resource_id
 
 _CI_COLUMNS = (
     "name",
@@ -131,9 +131,27 @@ def ci_update(*, ci: ConfigurationItem, **changes: object) -> ConfigurationItem:
     return _ci_save(ci)
 
 
+def _check_fits(ci: ConfigurationItem) -> None:
+    """Refuse values the columns cannot hold (lower case may lengthen text: "İ" is "i̇")."""
+    resource_id = ci.azure_resource_id or ""
+    if len(resource_id.encode("utf-8")) > MAX_RESOURCE_ID_BYTES:
+        raise ApplicationError(
+            f"An Azure resource ID may be at most {MAX_RESOURCE_ID_BYTES} bytes "
+            "(in UTF-8, in lower case).",
+            code="resource_id_too_long",
+        )
+    for field in ("name", "ci_class", "subscription_id", "resource_group"):
+        limit = ConfigurationItem._meta.get_field(field).max_length
+        if len(getattr(ci, field)) > limit:
+            raise ApplicationError(
+                f"{field} may be at most {limit} characters (in lower case).", code="too_long"
+            )
+
+
 def _ci_save(ci: ConfigurationItem) -> ConfigurationItem:
     if not ci.name or not ci.ci_class:
         raise ApplicationError("A configuration item needs a name and a class.")
+    _check_fits(ci)
     try:
         with transaction.atomic():
             ci.save()

@@ -7,11 +7,10 @@ text; templates escape it where it is shown.
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote
 
 from cmdb.resource_ids import parse_resource_id
 
-from .parsing import ParsedAlert
+from .parsing import ParsedAlert, alert_portal_url
 
 TITLE_LENGTH = 255
 _TAG = re.compile(r"<[^>]+>")
@@ -40,13 +39,11 @@ def _first_target_name(alert: ParsedAlert) -> str:
 
 
 def portal_url(alert: ParsedAlert) -> str:
-    """Link to the alert in the Azure portal, for alerts the portal's alert blade knows."""
-    if "/providers/microsoft.alertsmanagement/alerts/" not in alert.alert_id.lower():
-        return ""
-    return (
-        "https://portal.azure.com/#blade/Microsoft_Azure_Monitoring/AlertDetailsTemplateBlade/"
-        f"alertId/{quote(alert.alert_id, safe='')}"
-    )
+    """Link to the alert in the Azure portal, for alerts the portal's alert blade knows.
+
+    Parsing refused alert IDs whose link would not fit in `Alert.portal_url`.
+    """
+    return alert_portal_url(alert.alert_id)
 
 
 def _metric_lines(ctx: dict[str, Any]) -> list[str]:

@@ -42,3 +42,25 @@ def test_ci_update_changes_descriptive_fields_only() -> None:
         ci_update(ci=ci, azure_resource_id="/other")
     with pytest.raises(ApplicationError, match="needs a name"):
         ci_update(ci=ci, name=" ")
+
+
+@pytest.mark.parametrize(
+    "resource_id",
+    [
+        "/subscriptions/s/" + "\U0001f600" * 1000,  # 1,000 characters, 4,017 bytes
+        "/subscriptions/s/" + "\u0130" * 600,  # 617 characters, 1,817 bytes in lower case
+    ],
+    ids=["four-byte", "grows-in-lower-case"],
+)
+def test_ci_create_refuses_resource_id_over_its_byte_limit(resource_id: str) -> None:
+    with pytest.raises(ApplicationError, match="1024 bytes"):
+        ci_create(name="x", ci_class="x", azure_resource_id=resource_id)
+    assert not ConfigurationItem.objects.exists()
+
+
+def test_ci_create_refuses_fields_that_grow_past_their_column_in_lower_case() -> None:
+    with pytest.raises(ApplicationError, match="resource_group"):
+        ci_create(name="x", ci_class="x", resource_group="\u0130" * 90)
+    with pytest.raises(ApplicationError, match="ci_class"):
+        ci_create(name="x", ci_class="\u0130" * 255)
+    assert not ConfigurationItem.objects.exists()

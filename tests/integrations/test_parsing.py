@@ -484,6 +484,195 @@ def test_parse_alert_refuses_context_that_is_not_an_object(part: str) -> None:
     assert f"data.{part} must be an object or null" in parse_error(payload).message
 
 
+# --- only what the database can store -------------------------------------------------------
+# PostgreSQL refuses lone surrogates in text, indexes rows of at most ~2700 bytes, and
+# stores years 1..9999 (Python's datetime); every value is bounded or refused here.
+
+ALERTS_MANAGEMENT = (
+    "/subscriptions/aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e/providers/"
+    "Microsoft.AlertsManagement/alerts/"
+)
+
+
+def _with_text_in_context(raw_value: str) -> bytes:
+    """The static sample with a metric name spelt as raw JSON (escapes kept as sent)."""
+    raw = (FIXTURES / STATIC).read_text()
+    assert '"Transactions"' in raw
+    return raw.replace('"Transactions"', raw_value).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw_value", "where"),
+    [
+        ('"\\ud800"', "data.alertContext.condition.allOf[0].metricName"),
+        ('"cpu \\udfff"', "data.alertContext.condition.allOf[0].metricName"),
+        ('"\\udc00\\ud800"', "data.alertContext.condition.allOf[0].metricName"),
+        ('{"\\ud83d": 1}', "data.alertContext.condition.allOf[0].metricName"),
+    ],
+    ids=["lead", "trail", "reversed-pair", "in-a-key"],
+)
+def test_parse_alert_refuses_lone_surrogate_naming_where(raw_value: str, where: str) -> None:
+    error = parse_error(_with_text_in_context(raw_value))
+
+    assert error.code == "invalid_json"
+    assert "lone UTF-16 surrogate" in error.message
+    assert where in error.message
+
+
+def test_parse_alert_refuses_lone_surrogate_in_essentials() -> None:
+    error = parse_error(with_essentials(STATIC, alertRule="rule \ud800"))
+
+    assert "data.essentials.alertRule" in error.message
+
+
+def test_parse_alert_accepts_escaped_surrogate_pair_and_escaped_backslash() -> None:
+    alert = parse_alert(_with_text_in_context('"cpu \\ud83d\\ude00 \\\\ud800"'))
+
+    assert "cpu \U0001f600 \\ud800" in incident_description(alert)
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["9" * 5000, "-" + "9" * 5000, "1" * 101, "1e999", "-1e999", "0." + "0" * 200 + "1"],
+    ids=["5000-digits", "negative", "101-digits", "float-overflow", "negative-overflow", "long"],
+)
+def test_parse_alert_refuses_number_it_cannot_hold(number: str) -> None:
+    error = parse_error(_with_text_in_context(number))
+
+    assert error.code == "invalid_json"
+    assert "number" in error.message
+    assert len(error.message) < 300
+
+
+@pytest.mark.parametrize("number", ["9" * 100, "1.5e308", "-0.000001", "12345678901234567890"])
+def test_parse_alert_accepts_numbers_within_range(number: str) -> None:
+    assert parse_alert(_with_text_in_context(number)).alert_context
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01T00:00:00+14:00",
+        "0001-01-01T13:59:59.9999999+14:00",
+        "9999-12-31T23:59:59-14:00",
+        "9999-12-31T10:00:00-14:00",
+        "9999-12-31 23:59:59-0001",
+    ],
+)
+def test_parse_alert_refuses_date_outside_the_calendar_in_utc(value: str) -> None:
+    error = parse_error(with_essentials(STATIC, firedDateTime=value))
+
+    assert error.code == "invalid_alert"
+    assert "data.essentials.firedDateTime" in error.message
+    assert "years 1 to 9999" in error.message
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0001-01-01T00:00:00Z", datetime(1, 1, 1, tzinfo=UTC)),
+        ("0001-01-01T14:00:00+14:00", datetime(1, 1, 1, tzinfo=UTC)),
+        ("9999-12-31T23:59:59.9999999Z", datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("9999-12-31T09:59:59-14:00", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+    ],
+)
+def test_parse_alert_accepts_dates_at_the_edges_of_the_calendar(
+    value: str, expected: datetime
+) -> None:
+    assert parse(with_essentials(STATIC, resolvedDateTime=value)).resolved_at == expected
+
+
+def test_parse_alert_bounds_alert_id_in_bytes() -> None:
+    fits = "/" + "a" * 1023
+    four_byte = "/" + "\U0001f600" * 256  # 1,025 bytes, 257 characters
+
+    assert parse(with_essentials(STATIC, alertId=fits)).alert_id == fits
+    error = parse_error(with_essentials(STATIC, alertId=four_byte))
+    assert error.code == "invalid_alert"
+    assert "data.essentials.alertId" in error.message
+    assert "1024 bytes" in error.message
+
+
+def test_parse_alert_refuses_alert_id_whose_portal_link_is_too_long() -> None:
+    # 700 bytes, but every "/" takes three characters in the link.
+    alert_id = ALERTS_MANAGEMENT + "/" * (700 - len(ALERTS_MANAGEMENT))
+
+    error = parse_error(with_essentials(STATIC, alertId=alert_id))
+
+    assert "data.essentials.alertId" in error.message
+    assert "portal link" in error.message
+    assert "2000" in error.message
+
+
+def test_parse_alert_accepts_alert_id_whose_portal_link_just_fits() -> None:
+    prefix_length = len(portal_url(parse(with_essentials(STATIC, alertId=ALERTS_MANAGEMENT))))
+    room = 2000 - prefix_length
+    alert_id = ALERTS_MANAGEMENT + "/" * (room // 3) + "a" * (room % 3)
+
+    assert len(portal_url(parse(with_essentials(STATIC, alertId=alert_id)))) == 2000
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/subscriptions/s/" + "\U0001f600" * 300,  # 1,217 bytes
+        "/subscriptions/s/" + "\u0130" * 400,  # 817 bytes as sent, 1,217 in lower case
+        "/subscriptions/s/" + "a" * 1100,
+    ],
+    ids=["four-byte", "grows-in-lower-case", "ascii"],
+)
+def test_parse_alert_bounds_resource_id_in_bytes_once_normalised(target: str) -> None:
+    error = parse_error(with_essentials(STATIC, alertTargetIDs=[target]))
+
+    assert error.code == "invalid_alert"
+    assert "data.essentials.alertTargetIDs" in error.message
+    assert "1024 bytes" in error.message
+
+
+def test_parse_alert_refuses_configuration_item_name_longer_than_a_ci_name() -> None:
+    error = parse_error(with_essentials(STATIC, configurationItems=["vm1", "v" * 256]))
+
+    assert error.code == "invalid_alert"
+    assert "data.essentials.configurationItems" in error.message
+    assert "255 characters" in error.message
+
+
+def test_parse_alert_cuts_informative_text_to_its_column() -> None:
+    alert = parse(
+        with_essentials(
+            STATIC,
+            alertRule="r" * 600,
+            alertRuleID="i" * 1100,
+            signalType="s" * 80,
+            monitoringService="m" * 150,
+        )
+    )
+
+    assert (alert.alert_rule, alert.alert_rule_id) == ("r" * 500, "i" * 1024)
+    assert (alert.signal_type, alert.monitoring_service) == ("s" * 50, "m" * 100)
+
+
+def test_parse_alert_limits_fit_the_columns_and_their_indexes() -> None:
+    from cmdb.models import ConfigurationItem
+    from integrations import parsing
+    from integrations.models import Alert, Delivery
+
+    def max_length(model: Any, name: str) -> int:
+        return model._meta.get_field(name).max_length
+
+    assert max_length(Alert, "alert_id") >= parsing.MAX_ALERT_ID_BYTES
+    assert max_length(Delivery, "reported_alert_id") >= parsing.MAX_ALERT_ID_BYTES
+    assert max_length(ConfigurationItem, "azure_resource_id") >= parsing.MAX_RESOURCE_ID_BYTES
+    assert max_length(Alert, "portal_url") >= parsing.MAX_PORTAL_URL_LENGTH
+    for field, limit in parsing.TEXT_LIMITS.items():
+        assert limit <= max_length(Alert, field), field
+    assert max_length(ConfigurationItem, "name") >= parsing.MAX_CONFIGURATION_ITEM_NAME
+    # Indexed: a btree row holds at most ~2700 bytes (four bytes per character at worst).
+    assert parsing.MAX_ALERT_ID_BYTES < 2600
+    assert parsing.MAX_RESOURCE_ID_BYTES < 2600
+    assert parsing.TEXT_LIMITS["alert_rule"] * 4 < 2600
+
+
 # --- summaries: title, description, portal link ------------------------------------------
 
 

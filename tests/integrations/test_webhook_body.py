@@ -17,6 +17,7 @@ from tests.conftest import FIXTURES, load_fixture, with_essentials
 
 STATIC = "azure/platform-metric-static-threshold-fired.json"
 STATIC_BYTES = (FIXTURES / STATIC).read_bytes()
+ALERTS_MANAGEMENT = "/subscriptions/s/providers/Microsoft.AlertsManagement/alerts/"
 
 
 def _json(payload: Any) -> bytes:
@@ -81,6 +82,40 @@ BAD_BODIES: dict[str, tuple[bytes, str]] = {
         "invalid_alert",
     ),
     "bad-date": (_json(with_essentials(STATIC, firedDateTime="last Tuesday")), "invalid_alert"),
+    # What the database could not store (PostgreSQL): refused at parse time, never a 5xx.
+    "lone-surrogate": (_json(with_essentials(STATIC, alertRule="rule \ud800")), "invalid_json"),
+    "lone-surrogate-in-context": (
+        STATIC_BYTES.replace(b'"Transactions"', b'"\\udfff"'),
+        "invalid_json",
+    ),
+    "5000-digit-number": (
+        STATIC_BYTES.replace(b'"metricValue": 100', b'"metricValue": ' + b"9" * 5000),
+        "invalid_json",
+    ),
+    "number-out-of-range": (
+        STATIC_BYTES.replace(b'"metricValue": 100', b'"metricValue": 1e999'),
+        "invalid_json",
+    ),
+    "date-before-year-1-in-utc": (
+        _json(with_essentials(STATIC, firedDateTime="0001-01-01T00:00:00+14:00")),
+        "invalid_alert",
+    ),
+    "date-after-year-9999-in-utc": (
+        _json(with_essentials(STATIC, resolvedDateTime="9999-12-31T23:59:59-14:00")),
+        "invalid_alert",
+    ),
+    "portal-link-too-long": (
+        _json(with_essentials(STATIC, alertId=ALERTS_MANAGEMENT + "/" * 700)),
+        "invalid_alert",
+    ),
+    "alert-id-over-1024-bytes": (
+        _json(with_essentials(STATIC, alertId="/" + "\U0001f600" * 1000)),
+        "invalid_alert",
+    ),
+    "resource-id-over-1024-bytes": (
+        _json(with_essentials(STATIC, alertTargetIDs=["/subscriptions/s/" + "\U00010400" * 1000])),
+        "invalid_alert",
+    ),
 }
 
 
