@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
 from django.utils import timezone
 from rest_framework.exceptions import APIException
@@ -21,6 +21,7 @@ from incidents.choices import IncidentState, JournalKind, ResolutionCode
 from incidents.models import Incident
 from incidents.services import incident_open, incident_resolve, journal_add
 from itsm import sql
+from itsm.database import database_unavailable
 from itsm.exceptions import ApplicationError
 from itsm.sql import column, insert_rows
 
@@ -34,8 +35,6 @@ from .tokens import AzurePrincipal
 logger = logging.getLogger(__name__)
 
 JSON_CONTENT_TYPES = ("application/json",)
-# What a lost or unreachable database raises (not constraint violations).
-DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
 class ServiceUnavailable(APIException):
@@ -53,6 +52,17 @@ class WebhookAnswer:
 
     status_code: int
     body: dict[str, Any]
+
+
+class DeliveryRefused(Exception):
+    """A delivery the webhook refuses (or cannot process), with the answer and why."""
+
+    def __init__(self, status_code: int, code: str, message: str, alert_id: str = "") -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.alert_id = alert_id
 
 
 def _is_json(content_type: str) -> bool:
@@ -96,50 +106,27 @@ def delivery_record_refused(
     )
 
 
-def delivery_receive(
-    *,
-    connection: Connection,
-    principal: AzurePrincipal,
-    raw: bytes,
-    content_type: str,
-    content_encoding: str = "",
-) -> WebhookAnswer:
-    """Check, parse and ingest one authenticated delivery; refusals are recorded too."""
-    received_at = timezone.now()
+def delivery_check(
+    *, connection: Connection, raw: bytes, content_type: str, content_encoding: str = ""
+) -> ParsedAlert:
+    """Apply the webhook's refusals as they stand now; return the parsed alert.
 
-    def refuse(status_code: int, code: str, message: str, alert_id: str = "") -> WebhookAnswer:
-        try:
-            delivery_record_refused(
-                connection=connection,
-                principal=principal,
-                raw=raw,
-                content_type=content_type,
-                received_at=received_at,
-                status_code=status_code,
-                error=message,
-                alert_id=alert_id,
-            )
-        except DATABASE_DOWN:
-            # The answer is right whether or not the refusal could be recorded.
-            logger.warning("webhook.refusal_not_recorded connection=%s", connection.slug)
-        logger.info(
-            "webhook.refused connection=%s alert_id=%s status=%s code=%s caller=%s",
-            connection.slug,
-            alert_id or "-",
-            status_code,
-            code,
-            principal.app_id,
+    The one place that decides what is refused: the webhook, a replay and the spool drain
+    all call it, so none accepts what another would refuse. Raises DeliveryRefused.
+    """
+    if not connection.enabled:
+        # The webhook's authentication refuses it first; a replay or a spooled file may not.
+        raise DeliveryRefused(
+            403, "connection_disabled", f"The connection {connection.slug!r} is disabled."
         )
-        return WebhookAnswer(status_code, {"detail": message, "code": code})
-
     if content_encoding and content_encoding.strip().lower() != "identity":
-        return refuse(
+        raise DeliveryRefused(
             415,
             "unsupported_content_encoding",
             f"Compressed bodies (Content-Encoding {content_encoding[:40]!r}) are not accepted.",
         )
     if not _is_json(content_type):
-        return refuse(
+        raise DeliveryRefused(
             415,
             "unsupported_media_type",
             f"The content type must be application/json, not {content_type[:100]!r}.",
@@ -147,15 +134,91 @@ def delivery_receive(
     try:
         alert = parse_alert(raw)
     except AlertParseError as exc:
-        return refuse(400, exc.code, exc.message)
-    outside = subscription_outside(connection=connection, alert=alert)
-    if outside:
-        return refuse(
-            403,
-            "subscription_not_allowed",
-            f"The alert names subscription {outside}, which this connection does not allow.",
-            alert.alert_id,
+        raise DeliveryRefused(400, exc.code, exc.message) from None
+    refusal = _subscription_refusal(connection=connection, alert=alert)
+    if refusal:
+        raise DeliveryRefused(403, "subscription_not_allowed", refusal, alert.alert_id)
+    return alert
+
+
+def _subscription_refusal(*, connection: Connection, alert: ParsedAlert) -> str | None:
+    """Why the connection's subscription allow-list refuses the alert, if it does."""
+    allowed = {s.lower() for s in connection.allowed_subscriptions}
+    if not allowed:
+        return None
+    if not alert.subscriptions:
+        # Fail closed: an alert that names no subscription cannot show it is allowed.
+        return (
+            "The alert names no subscription, and this connection only accepts alerts "
+            "from its allowed subscriptions."
         )
+    outside = sorted(alert.subscriptions - allowed)
+    if outside:
+        return f"The alert names subscription {outside[0]}, which this connection does not allow."
+    return None
+
+
+def _refusal_record(
+    *,
+    connection: Connection,
+    principal: AzurePrincipal,
+    raw: bytes,
+    content_type: str,
+    received_at: datetime,
+    refusal: DeliveryRefused,
+    must_record: bool,
+) -> None:
+    """Keep a refused delivery in the log (in its own transaction) and log the refusal.
+
+    With `must_record` (the spool drain) an unavailable database is raised, so the file
+    waits; the webhook answers the refusal whether or not it could be recorded.
+    """
+    try:
+        delivery_record_refused(
+            connection=connection,
+            principal=principal,
+            raw=raw,
+            content_type=content_type,
+            received_at=received_at,
+            status_code=refusal.status_code,
+            error=refusal.message,
+            alert_id=refusal.alert_id,
+        )
+    except Exception as exc:
+        if must_record and database_unavailable(exc):
+            raise
+        # The answer is right whether or not the refusal could be recorded.
+        logger.warning(
+            "webhook.refusal_not_recorded connection=%s error=%s",
+            connection.slug,
+            type(exc).__name__,
+        )
+    logger.info(
+        "webhook.refused connection=%s alert_id=%s status=%s code=%s caller=%s",
+        connection.slug,
+        refusal.alert_id or "-",
+        refusal.status_code,
+        refusal.code,
+        principal.app_id,
+    )
+
+
+def _ingest_or_refuse(
+    *,
+    connection: Connection,
+    principal: AzurePrincipal,
+    alert: ParsedAlert,
+    raw: bytes,
+    content_type: str,
+    received_at: datetime,
+    replay_of: Delivery | None = None,
+) -> WebhookAnswer:
+    """Ingest a checked alert; a failure that is not an unavailable database is refused.
+
+    Such a failure (bad data, a program limit, a bug) happens again on every try: it is
+    raised as DeliveryRefused (400 "unprocessable") once the ingest transaction has rolled
+    back. An unavailable database is raised as it is (the caller spools or waits).
+    """
     try:
         return alert_ingest(
             connection=connection,
@@ -164,8 +227,75 @@ def delivery_receive(
             raw=raw,
             content_type=content_type,
             received_at=received_at,
+            replay_of=replay_of,
         )
-    except DATABASE_DOWN:
+    except Exception as exc:
+        if database_unavailable(exc):
+            raise
+        logger.exception(
+            "webhook.unprocessable connection=%s alert_id=%s", connection.slug, alert.alert_id
+        )
+        raise DeliveryRefused(
+            400,
+            "unprocessable",
+            f"The alert could not be stored ({_error_text(exc)}); the delivery is kept in "
+            "the delivery log for an operator.",
+            alert.alert_id,
+        ) from exc
+
+
+def _error_text(exc: BaseException) -> str:
+    """A short, log-safe description of a processing error (the database's first line)."""
+    cause = exc.__cause__ or exc
+    sqlstate = getattr(cause, "sqlstate", None)
+    first_line = (str(exc).splitlines() or ["-"])[0][:300]
+    return f"database error {sqlstate}: {first_line}" if sqlstate else f"{first_line}"
+
+
+def delivery_receive(
+    *,
+    connection: Connection,
+    principal: AzurePrincipal,
+    raw: bytes,
+    content_type: str,
+    content_encoding: str = "",
+) -> WebhookAnswer:
+    """Check, parse and ingest one authenticated delivery; refusals are recorded too.
+
+    Only an unavailable database spools (202); a delivery that fails otherwise is refused
+    (400) and kept in the delivery log.
+    """
+    received_at = timezone.now()
+    alert = None
+    try:
+        alert = delivery_check(
+            connection=connection,
+            raw=raw,
+            content_type=content_type,
+            content_encoding=content_encoding,
+        )
+        return _ingest_or_refuse(
+            connection=connection,
+            principal=principal,
+            alert=alert,
+            raw=raw,
+            content_type=content_type,
+            received_at=received_at,
+        )
+    except DeliveryRefused as refusal:
+        _refusal_record(
+            connection=connection,
+            principal=principal,
+            raw=raw,
+            content_type=content_type,
+            received_at=received_at,
+            refusal=refusal,
+            must_record=False,
+        )
+        return WebhookAnswer(refusal.status_code, {"detail": refusal.message, "code": refusal.code})
+    except Exception as exc:
+        if alert is None or not database_unavailable(exc):
+            raise
         return _spool(
             connection=connection,
             principal=principal,
@@ -185,15 +315,6 @@ def _stored_caller(delivery: "Delivery | spool.SpooledDelivery") -> AzurePrincip
         token_version="",
         roles=(),
     )
-
-
-def subscription_outside(*, connection: Connection, alert: ParsedAlert) -> str | None:
-    """The first subscription the alert names outside the connection's allow-list, if any."""
-    allowed = {s.lower() for s in connection.allowed_subscriptions}
-    if not allowed:
-        return None
-    outside = sorted(alert.subscriptions - allowed)
-    return outside[0] if outside else None
 
 
 def _spool(
@@ -221,7 +342,7 @@ def _spool(
     except spool.SpoolFull as exc:
         logger.error("webhook.unavailable connection=%s reason=%s", connection.slug, exc)
         raise ServiceUnavailable() from exc
-    spool.ensure_drainer()
+    spool.ensure_drainer(drain=spool_drain)
     logger.warning(
         "webhook.queued connection=%s alert_id=%s caller=%s",
         connection.slug,
@@ -232,17 +353,42 @@ def _spool(
 
 
 def spool_ingest(*, delivery: spool.SpooledDelivery) -> WebhookAnswer:
-    """Ingest a delivery the spool kept, as it would have been when it arrived."""
+    """Ingest a delivery the spool kept, with the webhook's refusals as they stand now.
+
+    A delivery refused now (a disabled connection, a subscription no longer allowed) or
+    failing deterministically is recorded as refused and raised as DeliveryRefused (the
+    drain sets the file aside). An unavailable database is raised as it is (the file waits).
+    """
     connection = Connection.objects.get(slug=delivery.connection_slug)
     principal = _stored_caller(delivery)
-    return alert_ingest(
-        connection=connection,
-        principal=principal,
-        alert=parse_alert(delivery.body),
-        raw=delivery.body,
-        content_type=delivery.content_type,
-        received_at=delivery.received_at,
-    )
+    try:
+        alert = delivery_check(
+            connection=connection, raw=delivery.body, content_type=delivery.content_type
+        )
+        return _ingest_or_refuse(
+            connection=connection,
+            principal=principal,
+            alert=alert,
+            raw=delivery.body,
+            content_type=delivery.content_type,
+            received_at=delivery.received_at,
+        )
+    except DeliveryRefused as refusal:
+        _refusal_record(
+            connection=connection,
+            principal=principal,
+            raw=delivery.body,
+            content_type=delivery.content_type,
+            received_at=delivery.received_at,
+            refusal=refusal,
+            must_record=True,
+        )
+        raise
+
+
+def spool_drain(*, limit: int | None = None) -> spool.DrainReport:
+    """Ingest the spooled deliveries in arrival order (see `spool.spool_drain`)."""
+    return spool.spool_drain(ingest=lambda delivery: spool_ingest(delivery=delivery), limit=limit)
 
 
 @cache
@@ -542,31 +688,29 @@ def delivery_replay(*, delivery: Delivery, actor: AbstractBaseUser) -> WebhookAn
     Idempotent like any repeat: replaying an alert already applied changes nothing. The
     replay is kept as a new delivery pointing at the original. A body that cannot be
     parsed is refused again with the same error (ApplicationError).
+
+    The webhook's refusals apply as they stand now (`delivery_check`: a disabled
+    connection, the content type, the subscription allow-list): a replay never accepts
+    what the webhook would refuse. A delivery that still cannot be stored is refused too.
     """
     raw = bytes(delivery.body)
     try:
-        alert = parse_alert(raw)
-    except AlertParseError as exc:
-        raise ApplicationError(
-            f"Delivery {delivery.pk} cannot be replayed: {exc.message}", code=exc.code
-        ) from None
-    outside = subscription_outside(connection=delivery.connection, alert=alert)
-    if outside:
-        raise ApplicationError(
-            f"Delivery {delivery.pk} cannot be replayed: it names subscription {outside}, "
-            "which its connection does not allow.",
-            code="subscription_not_allowed",
+        alert = delivery_check(
+            connection=delivery.connection, raw=raw, content_type=delivery.content_type
         )
-    principal = _stored_caller(delivery)
-    answer = alert_ingest(
-        connection=delivery.connection,
-        principal=principal,
-        alert=alert,
-        raw=raw,
-        content_type=delivery.content_type,
-        received_at=timezone.now(),
-        replay_of=delivery,
-    )
+        answer = _ingest_or_refuse(
+            connection=delivery.connection,
+            principal=_stored_caller(delivery),
+            alert=alert,
+            raw=raw,
+            content_type=delivery.content_type,
+            received_at=timezone.now(),
+            replay_of=delivery,
+        )
+    except DeliveryRefused as refusal:
+        raise ApplicationError(
+            f"Delivery {delivery.pk} cannot be replayed: {refusal.message}", code=refusal.code
+        ) from None
     incident = Incident.objects.get(number=answer.body["incident"])
     journal_add(
         incident=incident,

@@ -744,3 +744,20 @@ def test_alert_ingest_stores_every_accepted_delivery_with_its_outcome(
     assert [d.status_code for d in deliveries] == statuses
     assert [bytes(d.body) for d in deliveries] == sent
     assert {d.alert_id for d in deliveries} == {Alert.objects.get().pk}
+
+
+@pytest.mark.django_db
+def test_delivery_receive_refuses_an_alert_naming_no_subscription_when_some_are_allowed(
+    connection: Connection, post_alert: Any
+) -> None:
+    connection.allowed_subscriptions = [STATIC_TARGET.split("/")[2].lower()]
+    connection.save()
+    payload = with_essentials(STATIC, alertId="no-subscription-here", alertTargetIDs=[])
+
+    response = post_alert(payload)
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "subscription_not_allowed"
+    assert "names no subscription" in response.json()["detail"]
+    assert not Incident.objects.exists()
+    assert Delivery.objects.get().status_code == 403

@@ -9,7 +9,7 @@ from incidents.models import Incident
 from integrations.models import Alert, Connection, Delivery
 from integrations.services import connection_delete, delivery_replay
 from itsm.exceptions import ApplicationError
-from tests.conftest import with_essentials
+from tests.conftest import load_fixture, with_essentials
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +110,36 @@ def test_delivery_replay_applies_the_subscription_allow_list(
     with pytest.raises(ApplicationError, match="names subscription"):
         delivery_replay(delivery=Delivery.objects.get(), actor=UserFactory())
     assert not Incident.objects.exists()
+
+
+def test_delivery_replay_refuses_a_connection_disabled_since(
+    connection: Connection, post_alert: Any
+) -> None:
+    assert post_alert(STATIC).status_code == 201
+    connection.enabled = False
+    connection.save()
+    with pytest.raises(ApplicationError, match="is disabled") as refused:
+        delivery_replay(delivery=Delivery.objects.get(), actor=UserFactory())
+    assert refused.value.code == "connection_disabled"
+    assert Delivery.objects.count() == 1  # nothing processed, no replay kept
+
+
+def test_delivery_replay_refuses_a_content_type_the_webhook_refuses(
+    connection: Connection, post_alert: Any
+) -> None:
+    assert post_alert(load_fixture(STATIC), content_type="text/plain").status_code == 415
+    with pytest.raises(ApplicationError, match="content type must be application/json"):
+        delivery_replay(delivery=Delivery.objects.get(), actor=UserFactory())
+    assert not Incident.objects.exists()
+
+
+def test_delivery_replay_refuses_an_alert_naming_no_subscription(
+    connection: Connection, post_alert: Any
+) -> None:
+    payload = with_essentials(STATIC, alertId="no-subscription-here", alertTargetIDs=[])
+    assert post_alert(payload).status_code == 201
+    connection.allowed_subscriptions = ["00000000-0000-0000-0000-0000000000aa"]
+    connection.save()
+    with pytest.raises(ApplicationError, match="names no subscription"):
+        delivery_replay(delivery=Delivery.objects.get(), actor=UserFactory())
+    assert Delivery.objects.count() == 1

@@ -1,9 +1,12 @@
 """While the database is unreachable, valid deliveries wait in a durable spool (202)."""
 
 import io
+import json
+import stat
 from pathlib import Path
 from typing import Any
 
+import psycopg.errors
 import pytest
 from django.core.management import call_command
 from django.db import OperationalError
@@ -19,7 +22,7 @@ STATIC = "azure/platform-metric-static-threshold-fired.json"
 @pytest.fixture
 def spool_in(tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
     settings.SPOOL_DIR = tmp_path / "spool"
-    monkeypatch.setattr(spool, "ensure_drainer", lambda: None)  # these tests drain by hand
+    monkeypatch.setattr(spool, "ensure_drainer", lambda **kwargs: None)  # these tests drain by hand
     return settings.SPOOL_DIR
 
 
@@ -56,12 +59,13 @@ def test_deliveries_are_queued_while_the_database_is_down_then_drained_once(
     out = io.StringIO()
     call_command("drain_spool", stdout=out)
 
-    assert "3 waiting, 3 ingested, 0 left" in out.getvalue()
+    assert "3 waiting, 3 ingested, 0 set aside, 0 left" in out.getvalue()
     assert Incident.objects.count() == Alert.objects.count() == Delivery.objects.count() == 3
     assert spool.pending() == []
     first = Delivery.objects.get(reported_alert_id="/subscriptions/s/alerts/0")
     assert first.caller_app_id == "461e8683-5575-4561-ac7f-899cc907d62a"
-    assert spool.spool_drain() == (0, 0)  # idempotent: nothing twice
+    report = services.spool_drain()  # idempotent: nothing twice
+    assert (report.ingested, report.failed, report.left) == (0, [], 0)
 
 
 @pytest.mark.django_db
@@ -73,7 +77,7 @@ def test_drain_keeps_arrival_order(
     post_alert(fired)
     post_alert(resolved)
     database_down.undo()
-    spool.spool_drain()
+    services.spool_drain()
     assert Incident.objects.get().state == "resolved"
     assert list(Delivery.objects.order_by("pk").values_list("outcome", flat=True)) == [
         "created",
@@ -89,7 +93,11 @@ def test_drain_stops_and_keeps_files_while_the_database_is_still_down(
         post_alert(payload)
     monkeypatched_ingest = services.alert_ingest
     database_down.setattr(services, "spool_ingest", monkeypatched_ingest)
-    assert spool.spool_drain() == (0, 2)
+    report = services.spool_drain()
+    assert (report.ingested, report.left) == (0, 2)
+    assert (
+        report.stopped_by == "database unavailable (OperationalError: could not connect to server)"
+    )
     assert len(spool.pending()) == 2
 
 
@@ -137,7 +145,7 @@ def test_spool_files_are_written_whole(spool_in: Path) -> None:
     path = spool.spool_write(delivery)
     assert path.parent == spool_in
     assert not list(spool_in.glob(".*.tmp"))
-    assert spool._read(path) == delivery
+    assert spool.spool_read(path) == delivery
 
 
 @pytest.mark.django_db(transaction=True)
@@ -156,3 +164,167 @@ def test_the_background_drainer_ingests_once_the_database_is_back(
         time.sleep(0.05)
     assert Incident.objects.count() == 1
     assert spool.pending() == []
+
+
+def _spooled(payload: dict, *, slug: str = "contoso") -> spool.SpooledDelivery:
+    from datetime import UTC, datetime
+
+    return spool.SpooledDelivery(
+        slug,
+        "461e8683-5575-4561-ac7f-899cc907d62a",
+        "oid",
+        "tid",
+        "application/json",
+        datetime.now(UTC),
+        json.dumps(payload).encode(),
+    )
+
+
+def _poison_alert(monkeypatch: pytest.MonkeyPatch, alert_id: str) -> None:
+    """Make one alert fail in the database as a too-large index row does (SQLSTATE 54000)."""
+    real = services._alert_ingest_once
+
+    def ingest_once(**kwargs: Any) -> Any:
+        if kwargs["alert"].alert_id == alert_id:
+            cause = psycopg.errors.ProgramLimitExceeded("index row size 2720 exceeds maximum")
+            raise OperationalError(str(cause)) from cause
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "_alert_ingest_once", ingest_once)
+
+
+@pytest.mark.django_db
+def test_spool_drain_sets_a_failing_file_aside_and_goes_on(
+    connection: Connection, spool_in: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poison, good = _alerts(2)
+    spool.spool_write(_spooled(poison))
+    spool.spool_write(_spooled(good))
+    _poison_alert(monkeypatch, "/subscriptions/s/alerts/0")
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command("drain_spool", stdout=out, stderr=err)
+
+    assert "2 waiting, 1 ingested, 1 set aside, 0 left" in out.getvalue()
+    assert "index row size 2720 exceeds maximum" in err.getvalue()
+    assert "database unavailable" not in err.getvalue()
+    assert Alert.objects.get().alert_id == "/subscriptions/s/alerts/1"
+    (aside,) = spool.failed()
+    assert "index row size" in aside.with_suffix(".error").read_text()
+    rejected = Delivery.objects.get(outcome="rejected")
+    assert (rejected.status_code, rejected.reported_alert_id) == (400, "/subscriptions/s/alerts/0")
+    assert "index row size" in rejected.error
+    assert spool.pending() == []
+
+
+@pytest.mark.django_db
+def test_spool_drain_reports_the_real_error_when_the_database_is_down(
+    connection: Connection, post_alert: Any, spool_in: Path, database_down: Any
+) -> None:
+    post_alert(_alerts(1)[0])
+    database_down.setattr(services, "spool_ingest", services.alert_ingest)
+    err = io.StringIO()
+    call_command("drain_spool", stdout=io.StringIO(), stderr=err)
+    assert "could not connect to server" in err.getvalue()
+    assert len(spool.pending()) == 1
+    assert spool.failed() == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda b: b.replace(b'"oid"', b'"evil"'), id="record-changed"),
+        pytest.param(lambda b: b.partition(b"\n")[2], id="untagged"),
+        pytest.param(lambda b: b"0" * 64 + b"\n" + b.partition(b"\n")[2], id="forged-tag"),
+        pytest.param(lambda b: b"", id="empty"),
+    ],
+)
+def test_spool_drain_never_ingests_a_tampered_file(
+    connection: Connection, spool_in: Path, damage: Any
+) -> None:
+    path = spool.spool_write(_spooled(_alerts(1)[0]))
+    path.write_bytes(damage(path.read_bytes()))
+
+    report = services.spool_drain()
+
+    assert report.ingested == 0
+    assert "integrity tag" in report.failed[0][1]
+    assert not Incident.objects.exists()
+    assert not Delivery.objects.exists()
+    assert [p.name for p in spool.failed()] == [path.name]
+
+
+@pytest.mark.django_db
+def test_spool_read_accepts_a_file_tagged_with_a_fallback_key(
+    connection: Connection, spool_in: Path, settings: Any
+) -> None:
+    spool.spool_write(_spooled(_alerts(1)[0]))
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-rotated-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+    assert services.spool_drain().ingested == 1
+
+
+@pytest.mark.django_db
+def test_spool_drain_refuses_a_file_for_a_connection_disabled_since(
+    connection: Connection, spool_in: Path
+) -> None:
+    spool.spool_write(_spooled(_alerts(1)[0]))
+    connection.enabled = False
+    connection.save()
+
+    report = services.spool_drain()
+
+    assert (report.ingested, len(report.failed)) == (0, 1)
+    assert "is disabled" in report.failed[0][1]
+    assert not Incident.objects.exists()
+    refused = Delivery.objects.get()
+    assert (refused.outcome, refused.status_code) == ("rejected", 403)
+    assert len(spool.failed()) == 1
+
+
+@pytest.mark.django_db
+def test_spool_drain_applies_the_subscriptions_allowed_at_drain_time(
+    connection: Connection, spool_in: Path
+) -> None:
+    spool.spool_write(_spooled(with_essentials(STATIC)))
+    connection.allowed_subscriptions = ["00000000-0000-0000-0000-0000000000aa"]
+    connection.save()
+
+    report = services.spool_drain()
+
+    assert "names subscription" in report.failed[0][1]
+    assert Delivery.objects.get().status_code == 403
+    assert not Incident.objects.exists()
+
+
+@pytest.mark.django_db
+def test_spool_drain_sets_aside_a_file_for_a_deleted_connection(spool_in: Path) -> None:
+    spool.spool_write(_spooled(_alerts(1)[0], slug="gone"))
+    report = services.spool_drain()
+    assert "DoesNotExist" in report.failed[0][1]
+    assert len(spool.failed()) == 1
+
+
+def test_spool_write_keeps_the_folder_and_files_private(spool_in: Path) -> None:
+    path = spool.spool_write(_spooled(_alerts(1)[0]))
+    assert stat.S_IMODE(spool_in.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.django_db
+def test_spool_drain_recovers_a_file_claimed_by_a_process_that_died(
+    connection: Connection, spool_in: Path
+) -> None:
+    path = spool.spool_write(_spooled(_alerts(1)[0]))
+    orphan = path.with_suffix(".4194303.claimed")  # above any real pid_max default
+    path.rename(orphan)
+    assert services.spool_drain().ingested == 1
+    assert not list(spool_in.glob("*.claimed"))
+
+
+def test_spool_module_does_not_import_services() -> None:
+    source = Path(spool.__file__).read_text()
+    assert "services" not in "".join(
+        line for line in source.splitlines() if line.startswith(("import", "from"))
+    )

@@ -4,7 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from integrations.spool import pending, spool_dir, spool_drain
+from integrations.services import spool_drain
+from integrations.spool import failed_dir, pending, spool_dir
 
 
 class Command(BaseCommand):
@@ -15,7 +16,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         waiting = len(pending())
-        done, left = spool_drain(limit=options["limit"])
-        self.stdout.write(f"Spool {spool_dir()}: {waiting} waiting, {done} ingested, {left} left.")
-        if left and waiting and not done:
-            self.stderr.write("The database still seems unavailable; the files are kept.")
+        report = spool_drain(limit=options["limit"])
+        self.stdout.write(
+            f"Spool {spool_dir()}: {waiting} waiting, {report.ingested} ingested, "
+            f"{len(report.failed)} set aside, {report.left} left."
+        )
+        for name, error in report.failed:
+            self.stderr.write(f"Set aside {failed_dir() / name}: {error}")
+        if report.stopped_by:
+            self.stderr.write(f"Stopped: {report.stopped_by}; the files are kept.")
