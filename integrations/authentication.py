@@ -23,7 +23,10 @@ class SigningKeysUnavailable(exceptions.APIException):
     status_code = 503
     default_detail = "The tenant's signing keys cannot be fetched right now; retry later."
     default_code = "signing_keys_unavailable"
-    wait = 30  # becomes Retry-After
+
+    def __init__(self, detail: str | None = None, *, wait: int = 30) -> None:
+        super().__init__(detail)
+        self.wait = wait  # becomes Retry-After
 
 
 class EntraIdBearerAuthentication(BaseAuthentication):
@@ -66,6 +69,15 @@ class EntraIdBearerAuthentication(BaseAuthentication):
             raise exceptions.PermissionDenied(str(exc)) from None
         except jwks.KeySetUnavailable:
             raise SigningKeysUnavailable() from None
+        except jwks.SigningKeyNotCheckable as exc:
+            # Perhaps a key Entra ID has just started using: 401 would lose the alert
+            # (Azure does not retry it), 503 has Azure retry once we may refetch.
+            logger.warning("webhook.signing_key_not_checkable connection=%s", connection.slug)
+            raise SigningKeysUnavailable(
+                "The token is signed with a key not in the tenant's cached key set, which "
+                "cannot be refetched yet; retry later.",
+                wait=exc.retry_after,
+            ) from None
         return principal, None
 
     def authenticate_header(self, request: Request) -> str:

@@ -525,9 +525,13 @@ def test_jwks_rotation_refetches_once_and_drops_old_key(
     old = post_alert(SECOND, token=make_token(signing_key))
 
     assert rotated.status_code == 201
+    assert old.status_code == 503  # within the cooldown nobody can tell: Azure retries
+    assert key_set.fetches == 2
+    clock.advance(300)
+    old = post_alert(SECOND, token=make_token(signing_key))
     assert old.status_code == 401
     assert 'error="invalid_token"' in old["WWW-Authenticate"]
-    assert key_set.fetches == 2
+    assert key_set.fetches == 3
 
 
 @pytest.mark.django_db
@@ -565,7 +569,10 @@ def test_jwks_unknown_kids_refetch_at_most_once_per_cooldown(
     clock.advance(200)
     second = post_alert(STATIC, token=make_token(signing_key, kid="forged-2"))
 
-    assert first.status_code == second.status_code == 401
+    assert first.status_code == 401
+    # Within the cooldown an unknown kid may be a key Entra ID just started using.
+    assert assert_error_body(second, 503)["code"] == "signing_keys_unavailable"
+    assert second["Retry-After"] == "100"
     assert key_set.fetches == 2  # one refetch for two unknown kids within the cooldown
 
     clock.advance(101)  # the cooldown since the refetch is over
@@ -588,32 +595,85 @@ def test_jwks_keeps_last_good_key_set_when_refetch_fails(
     unknown = post_alert(STATIC, token=make_token(signing_key, kid="new-kid"))
     known = post_alert(SECOND)
 
-    assert unknown.status_code == 401
+    assert unknown.status_code == 503  # the key may be new: Azure should retry
+    assert int(unknown["Retry-After"]) > 0
     assert known.status_code == 201
     assert key_set.fetches == 2
 
 
+@pytest.fixture
+def background(monkeypatch: pytest.MonkeyPatch) -> list[Callable[[], None]]:
+    """Background refreshes of the key-set cache, held until the test runs them."""
+    held: list[Callable[[], None]] = []
+    monkeypatch.setattr(jwks, "_in_background", held.append)
+    return held
+
+
 @pytest.mark.django_db
 def test_jwks_keeps_stale_key_set_when_refresh_fails(
-    connection: Connection, post_alert: Any, key_set: FakeKeySet, clock: FakeClock
+    connection: Connection,
+    post_alert: Any,
+    key_set: FakeKeySet,
+    clock: FakeClock,
+    background: list[Callable[[], None]],
 ) -> None:
     assert post_alert(STATIC).status_code == 201
     key_set.failing = True
     clock.advance(django_settings.JWKS_MAX_AGE_SECONDS + 1)
 
     assert post_alert(SECOND).status_code == 201
+    background.pop()()
     assert key_set.fetches == 2  # it tried to refresh the day-old set, and kept it
+    assert post_alert(STATIC).status_code == 200
+    assert not background  # no new attempt right after a failed one
 
 
 @pytest.mark.django_db
-def test_jwks_refreshes_day_old_key_set(
-    connection: Connection, post_alert: Any, key_set: FakeKeySet, clock: FakeClock
+def test_jwks_refreshes_day_old_key_set_in_the_background(
+    connection: Connection,
+    post_alert: Any,
+    key_set: FakeKeySet,
+    clock: FakeClock,
+    background: list[Callable[[], None]],
+    other_key: Any,
+    signing_key: Any,
 ) -> None:
     assert post_alert(STATIC).status_code == 201
     clock.advance(django_settings.JWKS_MAX_AGE_SECONDS + 1)
+    key_set.keys = [signing_key, other_key]  # Entra ID publishes its next key early
 
+    # Answered from the cached set, before the refresh ran; and one refresh only.
     assert post_alert(SECOND).status_code == 201
+    assert post_alert(STATIC).status_code == 200
+    assert key_set.fetches == 1
+    assert len(background) == 1
+    background.pop()()
     assert key_set.fetches == 2
+    # The next key is known before it is used: no refetch, no cooldown to hit.
+    new = with_essentials(STATIC, alertId="/a/next-key")
+    assert post_alert(new, token=make_token(other_key)).status_code == 201
+    assert key_set.fetches == 2
+
+
+@pytest.mark.django_db
+def test_jwks_scanner_kid_does_not_turn_rotation_into_401(
+    connection: Connection,
+    post_alert: Any,
+    key_set: FakeKeySet,
+    other_key: Any,
+    signing_key: Any,
+    clock: FakeClock,
+) -> None:
+    assert post_alert(STATIC).status_code == 201
+    clock.advance(django_settings.JWKS_REFETCH_COOLDOWN_SECONDS + 1)
+    assert post_alert(STATIC, token=make_token(signing_key, kid="scanner")).status_code == 401
+    key_set.keys = [other_key]  # Entra ID rolls its keys right after the scanner's refetch
+    clock.advance(5)
+
+    retried = post_alert(SECOND, token=make_token(other_key))
+    assert retried.status_code == 503  # Azure retries a 503, never a 401
+    clock.advance(int(retried["Retry-After"]))
+    assert post_alert(SECOND, token=make_token(other_key)).status_code == 201
 
 
 @pytest.mark.django_db
@@ -663,7 +723,7 @@ def test_jwks_rotation_right_after_a_fetch_is_accepted(
 
     assert post_alert(SECOND, token=make_token(other_key)).status_code == 201
     assert key_set.fetches == 2
-    assert post_alert(STATIC, token=make_token(other_key, kid="forged")).status_code == 401
+    assert post_alert(STATIC, token=make_token(other_key, kid="forged")).status_code == 503
     assert key_set.fetches == 2  # a second unknown kid within the cooldown: no fetch
 
 
