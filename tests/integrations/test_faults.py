@@ -4,6 +4,7 @@ They run where the server is the test's to stop: `.ci/run` exports ITSM_TEST_PG_
 ITSM_TEST_PG_START (shell commands) for its throwaway cluster; elsewhere they skip.
 """
 
+import io
 import json
 import os
 import subprocess
@@ -114,3 +115,34 @@ def test_webhook_answers_after_postgres_comes_back(
     start()
     status, body = _post(live_server.url, with_essentials(STATIC, alertId="/a/2"), token)
     assert status == 201, body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_drain_keeps_files_while_postgres_is_down_and_says_why(
+    connection: Any,
+    key_set: Any,
+    signing_key: Any,
+    live_server: Any,
+    postgres_restart: Any,
+    tmp_path: Path,
+    settings: Any,
+) -> None:
+    stop, start = postgres_restart
+    settings.SPOOL_DIR = tmp_path / "spool"
+    settings.SPOOL_DRAIN_INTERVAL_SECONDS = 3600  # drained by hand below
+    token = make_token(signing_key)
+    alerts = [with_essentials(STATIC, alertId=f"/subscriptions/s/alerts/{n}") for n in range(3)]
+    assert _post(live_server.url, alerts[0], token)[0] == 201
+
+    stop()
+    assert [_post(live_server.url, a, token)[0] for a in alerts[1:]] == [202, 202]
+    db_connection.close()
+    err = io.StringIO()
+    call_command("drain_spool", stdout=io.StringIO(), stderr=err)
+    start()
+
+    assert "Stopped: database unavailable (OperationalError" in err.getvalue()
+    assert len(list(Path(settings.SPOOL_DIR).glob("*.json"))) == 2
+    assert not (Path(settings.SPOOL_DIR) / "failed").exists()
+    call_command("drain_spool", stdout=io.StringIO())
+    assert Alert.objects.count() == 3
