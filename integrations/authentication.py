@@ -29,6 +29,15 @@ class SigningKeysUnavailable(exceptions.APIException):
         self.wait = wait  # becomes Retry-After
 
 
+class SigningKeyNotCheckable(SigningKeysUnavailable):
+    """A token signed with a key not in the cached set, which cannot be refetched yet."""
+
+    default_detail = (
+        "The token is signed with a key not in the tenant's cached key set, which cannot "
+        "be refetched yet; retry later."
+    )
+
+
 class EntraIdBearerAuthentication(BaseAuthentication):
     """Authenticate `Authorization: Bearer <Entra ID token>` for `request.webhook_connection`.
 
@@ -43,6 +52,7 @@ class EntraIdBearerAuthentication(BaseAuthentication):
             exceptions.NotAuthenticated,
             exceptions.AuthenticationFailed,
             exceptions.PermissionDenied,
+            SigningKeyNotCheckable,  # mostly scanners' made-up kids
         ):
             failure_limit(request)  # may answer 429 instead
             raise
@@ -73,11 +83,7 @@ class EntraIdBearerAuthentication(BaseAuthentication):
             # Perhaps a key Entra ID has just started using: 401 would lose the alert
             # (Azure does not retry it), 503 has Azure retry once we may refetch.
             logger.warning("webhook.signing_key_not_checkable connection=%s", connection.slug)
-            raise SigningKeysUnavailable(
-                "The token is signed with a key not in the tenant's cached key set, which "
-                "cannot be refetched yet; retry later.",
-                wait=exc.retry_after,
-            ) from None
+            raise SigningKeyNotCheckable(wait=exc.retry_after) from None
         return principal, None
 
     def authenticate_header(self, request: Request) -> str:

@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 
-from integrations import ratelimit
+from integrations import devtokens, ratelimit
 from tests.conftest import make_token, with_essentials
 
 STATIC = "azure/platform-metric-static-threshold-fired.json"
@@ -20,7 +20,7 @@ def limit(settings: Any) -> int:
 def test_failed_authentications_are_limited_per_address(
     connection: Any, post_alert: Any, signing_key: Any, other_key: Any, limit: int
 ) -> None:
-    forged = make_token(other_key, kid="k")
+    forged = make_token(other_key, kid=devtokens.key_id(signing_key))
     statuses = [post_alert(STATIC, token=forged).status_code for _ in range(limit + 2)]
     assert statuses == [401] * limit + [429, 429]
     throttled = post_alert(STATIC, token=forged)
@@ -61,11 +61,11 @@ def test_failure_limiter_forgets_old_failures_and_bounds_memory(
 
 @pytest.mark.django_db
 def test_failed_authentications_behind_proxy_are_counted_per_client(
-    connection: Any, post_alert: Any, other_key: Any, limit: int, settings: Any
+    connection: Any, post_alert: Any, signing_key: Any, other_key: Any, limit: int, settings: Any
 ) -> None:
     settings.TRUSTED_PROXIES = ["10.0.0.0/24"]
     post_alert.client.defaults["REMOTE_ADDR"] = "10.0.0.2"
-    forged = make_token(other_key, kid="k")
+    forged = make_token(other_key, kid=devtokens.key_id(signing_key))
     scanner = {"HTTP_X_FORWARDED_FOR": "203.0.113.66"}
     statuses = [post_alert(STATIC, token=forged, headers=scanner).status_code for _ in range(4)]
     assert statuses == [401] * limit + [429]
@@ -79,3 +79,16 @@ def test_unknown_slugs_count_as_failures(connection: Any, post_alert: Any, limit
     statuses = [post_alert(STATIC, slug=f"guess-{n}").status_code for n in range(limit + 1)]
     assert statuses == [404] * limit + [429]
     assert post_alert(STATIC).status_code == 201  # valid deliveries are never limited
+
+
+@pytest.mark.django_db
+def test_made_up_kids_count_as_failures(
+    connection: Any, post_alert: Any, signing_key: Any, limit: int
+) -> None:
+    statuses = [
+        post_alert(STATIC, token=make_token(signing_key, kid=f"made-up-{n}")).status_code
+        for n in range(limit + 1)
+    ]
+    # A refetch for the first unknown kids, then "retry later" within the cooldown...
+    assert statuses[:limit] == [401, 401, 503]
+    assert statuses[-1] == 429  # ...and a scanner is told to back off like any other
