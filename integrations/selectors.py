@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.db.models import Max, QuerySet
 
+from itsm.database import database_unavailable
+
 from .models import Alert, Connection, Delivery
 
 # slug -> (connection, monotonic time it was read). Per process: the web tier stays
@@ -26,8 +28,8 @@ def connection_get_for_webhook(*, slug: str) -> Connection | None:
         return cached[0]
     try:
         connection = Connection.objects.filter(slug=slug).order_by().first()
-    except (OperationalError, InterfaceError):
-        if cached is None:
+    except (OperationalError, InterfaceError) as exc:
+        if cached is None or not database_unavailable(exc):
             raise
         # The database is down: the last settings read still authenticate deliveries,
         # which then wait in the spool.

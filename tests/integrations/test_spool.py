@@ -328,3 +328,19 @@ def test_spool_module_does_not_import_services() -> None:
     assert "services" not in "".join(
         line for line in source.splitlines() if line.startswith(("import", "from"))
     )
+
+
+@pytest.mark.django_db
+def test_cached_connection_settings_are_not_used_for_a_statement_error(
+    connection: Connection, post_alert: Any, spool_in: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert post_alert(_alerts(1)[0]).status_code == 201  # settings now cached
+    monkeypatch.setattr(selectors.settings, "CONNECTION_CACHE_SECONDS", 0)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        cause = psycopg.errors.UndefinedTable('relation "integrations_connection" does not exist')
+        raise OperationalError(str(cause)) from cause
+
+    monkeypatch.setattr(selectors.Connection.objects, "filter", broken)
+    with pytest.raises(OperationalError, match="does not exist"):
+        selectors.connection_get_for_webhook(slug="contoso")
