@@ -1,4 +1,8 @@
-"""Request IDs on every log line: a middleware sets one per request, a filter adds it."""
+"""Log lines: a request ID on each (a middleware sets it, a filter adds it), one line per record.
+
+Values from outside (alert IDs, rule names, exception messages) reach log messages; the
+formatter escapes line breaks and control characters, so no value can forge a line.
+"""
 
 import logging
 import re
@@ -38,3 +42,25 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
         return True
+
+
+# Everything that can end a line or drive a terminal: C0 (but tab), DEL, C1 (NEL is
+# U+0085), and the Unicode line and paragraph separators.
+_CONTROL_ESCAPES = {
+    **{c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x09},
+    0x0A: "\\n",
+    0x0D: "\\r",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+class SingleLineFormatter(logging.Formatter):
+    """Format a record as exactly one line: line breaks and control characters escaped.
+
+    Applied to the whole output (message, arguments, traceback, stack), so a newline in
+    an alert ID shows as `\\n` instead of starting a line that looks like another record.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).translate(_CONTROL_ESCAPES)

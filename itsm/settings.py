@@ -264,9 +264,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # One line per event: time, level, logger, request ID, then `event key=value ...`.
+    # Line breaks and control characters in values (and tracebacks) are escaped.
     "formatters": {
         "plain": {
-            "format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"
+            "class": "itsm.logging.SingleLineFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s",
         },
     },
     "filters": {"request_id": {"()": "itsm.logging.RequestIdFilter"}},
