@@ -2,6 +2,8 @@
 
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -9,40 +11,77 @@ from django.db.models import Max, QuerySet
 
 from itsm.database import database_unavailable
 
+from . import snapshot
 from .models import Alert, Connection, Delivery
 
-# slug -> (connection, monotonic time it was read). Per process: the web tier stays
-# stateless, and a change reaches other processes within CONNECTION_CACHE_SECONDS.
-_connections: dict[str, tuple[Connection | None, float]] = {}
+# Per process: the web tier stays stateless, and a change reaches other processes within
+# CONNECTION_CACHE_SECONDS. slug -> (connection, monotonic time it was read).
+_connections: dict[str, tuple[Connection, float]] = {}
+# Slugs that name no connection, so a repeated wrong URL costs no query: bounded (a
+# scanner sends random slugs) and kept apart, so they can never push a real connection
+# out of the cache the webhook relies on while the database is down.
+_missing: OrderedDict[str, float] = OrderedDict()
+MAX_MISSING_SLUGS = 1024
 _connections_lock = threading.Lock()
 
 
 def connection_get_for_webhook(*, slug: str) -> Connection | None:
     """Return the connection a webhook URL names, enabled or not; None if there is none.
 
-    Read through a short per-process cache: every delivery needs it, and it rarely changes.
+    Read through a short per-process cache: every delivery needs it, and it rarely
+    changes. While the database is down, the last settings read (by this process, or
+    by any process on this node: integrations.snapshot) still authenticate deliveries,
+    which then wait in the spool.
     """
     now = time.monotonic()
+    ttl = settings.CONNECTION_CACHE_SECONDS
     cached = _connections.get(slug)
-    if cached is not None and now - cached[1] < settings.CONNECTION_CACHE_SECONDS:
+    if cached is not None and now - cached[1] < ttl:
         return cached[0]
+    if cached is None:
+        missing_since = _missing.get(slug)
+        if missing_since is not None and now - missing_since < ttl:
+            return None
     try:
         connection = Connection.objects.filter(slug=slug).order_by().first()
     except (OperationalError, InterfaceError) as exc:
-        if cached is None or not database_unavailable(exc):
+        if not database_unavailable(exc):
             raise
-        # The database is down: the last settings read still authenticate deliveries,
-        # which then wait in the spool.
-        return cached[0]
-    with _connections_lock:
-        _connections[slug] = (connection, now)
+        if cached is not None:
+            return cached[0]
+        kept = snapshot.connection_load(slug)
+        if kept is None:
+            raise
+        connection_cache_prime([kept], now=now)
+        return kept
+    if connection is None:
+        with _connections_lock:
+            _connections.pop(slug, None)
+            _missing[slug] = now
+            _missing.move_to_end(slug)
+            while len(_missing) > MAX_MISSING_SLUGS:
+                _missing.popitem(last=False)
+        snapshot.connection_forget(slug)  # deleted, perhaps by another process
+        return None
+    connection_cache_prime([connection], now=now)
+    snapshot.connection_keep(connection)
     return connection
+
+
+def connection_cache_prime(connections: Iterable[Connection], *, now: float | None = None) -> None:
+    """Put connections into this process's cache, as if just read (worker start)."""
+    now = time.monotonic() if now is None else now
+    with _connections_lock:
+        for connection in connections:
+            _missing.pop(connection.slug, None)
+            _connections[connection.slug] = (connection, now)
 
 
 def connection_cache_clear() -> None:
     """Forget cached connections (after a change in this process)."""
     with _connections_lock:
         _connections.clear()
+        _missing.clear()
 
 
 def alert_list() -> QuerySet[Alert]:
