@@ -11,7 +11,12 @@ for the spool to drain and checks, in the database:
 - every alert that got a 2xx has exactly one Alert row and one incident;
 - an alert whose Resolved message was accepted is resolved (alert and incident), the others
   fired;
-- no alert exists that no 2xx accepted (bad tokens and bad bodies changed nothing).
+- no alert exists that no 2xx accepted (bad tokens and bad bodies changed nothing);
+- poison deliveries (authenticated, parseable, but their alert ID is too large for the
+  unique index on PostgreSQL: a deterministic database failure) are refused with 400, or
+  spooled while the database is down and set aside by the drain, never retried forever,
+  and each is kept in the delivery log as refused;
+- a tampered spool file (wrong integrity tag) is never ingested and ends in failed/.
 
 Example (PostgreSQL on a server the bench may restart):
 
@@ -28,6 +33,7 @@ import argparse
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -66,6 +72,7 @@ class Ledger:
     fired: list[str] = field(default_factory=list)  # accepted Fired, not yet resolved
     lost: list[str] = field(default_factory=list)
     wrong: list[str] = field(default_factory=list)
+    poison: list[tuple[str, int, float]] = field(default_factory=list)  # id, status, when
 
     def accept(self, alert_id: str, condition: str) -> None:
         with self.lock:
@@ -90,6 +97,10 @@ class Traffic:
         from integrations.demo import fired_payload
 
         self.template = fired_payload("metric")
+        # Poison needs PostgreSQL's index row limit; SQLite stores the same body fine.
+        from django.db import connection as db
+
+        self.poison_enabled = db.vendor == "postgresql"
 
     def body(self, alert_id: str, condition: str) -> bytes:
         payload = json.loads(json.dumps(self.template))
@@ -149,6 +160,20 @@ class Traffic:
             if status not in expected and status != 0:
                 self.ledger.wrong.append(f"{kind}: {status}")
 
+    def poison(self, client: Client, rng: random.Random, n: int, seed: int) -> None:
+        """Send a delivery that fails deterministically in the database: never a 2xx but 202."""
+        # ~980 random CJK characters: under the parser's length in characters, ~2,900 bytes
+        # that do not compress, too large for a btree index row (SQLSTATE 54000).
+        noise = "".join(chr(rng.randrange(0x4E00, 0x9FFF)) for _ in range(980))
+        alert_id = f"{self.prefix}poison/{seed}/{n}/{noise}"
+        status = self.post(client, self.body(alert_id, "Fired"), self.token)
+        with self.ledger.lock:
+            self.ledger.statuses[status] += 1
+            self.ledger.sent["poison"] += 1
+            self.ledger.poison.append((alert_id, status, time.monotonic()))
+            if status not in (400, 202, 503, 0):
+                self.ledger.wrong.append(f"poison: {status}")
+
     def run(self, seed: int) -> None:
         rng = random.Random(seed)
         client = Client("127.0.0.1", self.port, 30)
@@ -172,8 +197,10 @@ class Traffic:
                 self.deliver(client, alert_id, "Fired")
             elif roll < 0.91:
                 self.hostile(client, "bad-token")
-            else:
+            elif roll < 0.97 or not self.poison_enabled:
                 self.hostile(client, "bad-body")
+            else:
+                self.poison(client, rng, n, seed)
         client.close()
 
 
@@ -207,6 +234,88 @@ def reconcile(ledger: Ledger, prefix: str) -> dict[str, int]:
         "unexpected": len(unexpected),
         "wrong state": len(wrong_state),
     }
+
+
+def tampered_file_plant(spool_dir: Path, prefix: str) -> tuple[str, Path]:
+    """Put a forged spool file (a valid record, a wrong tag) first in line; return its alert ID."""
+    import base64
+    from datetime import UTC, datetime
+
+    from integrations.demo import fired_payload
+
+    alert_id = f"{prefix}tampered"
+    payload = fired_payload("metric")
+    payload["data"]["essentials"]["alertId"] = alert_id
+    record = json.dumps(
+        {
+            "connection": BENCH_SLUG,
+            "caller_app_id": "461e8683-5575-4561-ac7f-899cc907d62a",
+            "caller_object_id": "",
+            "caller_tenant_id": BENCH_TENANT_ID,
+            "content_type": "application/json",
+            "received_at": datetime.now(UTC).isoformat(),
+            "body": base64.b64encode(json.dumps(payload).encode()).decode(),
+        }
+    ).encode()
+    spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = spool_dir / f"{0:020d}-0000000-000000.json"  # sorts before every real file
+    path.write_bytes(b"0" * 64 + b"\n" + record)
+    return alert_id, path
+
+
+def reconcile_poison(
+    ledger: Ledger, spool_dir: Path, tampered: tuple[str, Path], down: tuple[float, float] | None
+) -> dict[str, int]:
+    """Check that poison and the tampered file were kept aside, never ingested or lost."""
+    from integrations.models import Alert, Delivery
+
+    ids = [alert_id for alert_id, _, _ in ledger.poison]
+    # A parse refusal records no alert ID: find each poison delivery by its body.
+    wanted = {json.dumps(alert_id)[1:-1]: alert_id for alert_id in ids}
+    rejected = Delivery.objects.filter(
+        connection__slug=BENCH_SLUG, outcome="rejected", body__isnull=False
+    ).values_list("body", flat=True)
+    kept = set()
+    for body in rejected.iterator():
+        found = re.search(r'"alertId": "([^"]*)"', bytes(body).decode("utf-8", "replace"))
+        if found and found.group(1) in wanted:
+            kept.add(wanted[found.group(1)])
+
+    def while_down(when: float) -> bool:
+        # Refusals cannot be recorded while the database is down (they are answered).
+        return down is not None and down[0] - 1 <= when <= down[1] + 10
+
+    unkept = [
+        alert_id
+        for alert_id, status, when in ledger.poison
+        if alert_id not in kept and (status == 202 or (status == 400 and not while_down(when)))
+    ]
+    tampered_id, tampered_path = tampered
+    return {
+        "poison sent": len(ids),
+        "poison refused (400)": sum(1 for _, status, _ in ledger.poison if status == 400),
+        "poison queued (202)": sum(1 for _, status, _ in ledger.poison if status == 202),
+        "poison kept in the log": len(kept),
+        "poison not kept": len(unkept),
+        "poison stored as alerts": Alert.objects.filter(alert_id__in=ids).count(),
+        "tampered stored": Alert.objects.filter(alert_id=tampered_id).count(),
+        "tampered not in failed/": int(not (spool_dir / "failed" / tampered_path.name).exists()),
+        "spool files set aside": len(list((spool_dir / "failed").glob("*.json"))),
+    }
+
+
+def drain_by_hand(env: dict[str, str]) -> str:
+    """Run `manage.py drain_spool` (a process that spooled nothing runs no drainer)."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "drain_spool"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return (done.stdout + done.stderr).strip()
 
 
 def wait_for_spool(spool_dir: Path, timeout: float) -> int:
@@ -266,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.start_gunicorn:
             server.start()
         ledger = Ledger()
+        tampered = tampered_file_plant(spool_dir, f"/soak/{os.urandom(4).hex()}/")
         started = time.monotonic()
         traffic = Traffic(args.port, token, ledger, started + args.duration)
         threads = [
@@ -275,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         for t in threads:
             t.start()
         restarted = ""
+        down: tuple[float, float] | None = None
         try:
             if args.restart_at is not None:
                 time.sleep(max(0.0, started + args.restart_at - time.monotonic()))
@@ -282,14 +393,17 @@ def main(argv: list[str] | None = None) -> int:
                 down_at = time.monotonic() - started
                 time.sleep(args.down_seconds)
                 subprocess.run(["bash", "-c", args.db_start], check=True, timeout=60)  # noqa: S603, S607
+                down = (started + down_at, time.monotonic())
                 restarted = f"database down from {down_at:.0f}s for {args.down_seconds:.0f}s"
             for t in threads:
                 t.join(timeout=args.duration + 120)
+            drained = drain_by_hand(env)
             left = wait_for_spool(spool_dir, 120)
         finally:
             if args.start_gunicorn:
                 server.stop()
         figures = reconcile(ledger, traffic.prefix)
+        poison = reconcile_poison(ledger, spool_dir, tampered, down)
 
     print(f"soak: {args.duration:.0f}s, {args.concurrency} clients; {restarted or 'no restart'}")
     print("deliveries sent:", dict(ledger.sent))
@@ -299,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
         f"unexpected answers: {len(ledger.wrong)}, spool left: {left}"
     )
     print("reconciliation:", figures)
+    print("poison and tampering:", poison)
+    print("drain_spool:", drained.replace("\n", " | ")[:500])
     for line in (ledger.lost + ledger.wrong)[:10]:
         print("  ", line)
     bad = (
@@ -306,6 +422,15 @@ def main(argv: list[str] | None = None) -> int:
         or ledger.wrong
         or left
         or any(figures[k] for k in ("missing", "duplicated", "unexpected", "wrong state"))
+        or any(
+            poison[k]
+            for k in (
+                "poison not kept",
+                "poison stored as alerts",
+                "tampered stored",
+                "tampered not in failed/",
+            )
+        )
     )
     print("RESULT:", "FAIL" if bad else "PASS (nothing lost, nothing duplicated)")
     return 1 if bad else 0
