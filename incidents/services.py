@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from cmdb.models import ConfigurationItem
 from itsm import sql
-from itsm.exceptions import ApplicationError, TransitionNotAllowed
+from itsm.exceptions import ApplicationError, StateChanged, TransitionNotAllowed
 from itsm.sql import insert_rows
 
 from .choices import IncidentState, JournalKind, ResolutionCode
@@ -31,6 +31,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.CLOSED: frozenset(),
     S.CANCELED: frozenset(),
 }
+# A closed or canceled incident is a record: no edit, no reassignment.
+FINAL_STATES = (S.CLOSED, S.CANCELED)
 
 
 def _actor_fields(actor: Actor) -> dict[str, object]:
@@ -206,6 +208,20 @@ def incident_link_configuration_items(
     )
 
 
+def _changed_meanwhile(incident: Incident) -> StateChanged:
+    """The refusal of a compare-and-set that found the incident changed (one read)."""
+    state = Incident.objects.filter(pk=incident.pk).values_list("state", flat=True).first()
+    now = f" (it is now {S(state).label.lower()})" if state else ""
+    return StateChanged(f"{incident.number} changed meanwhile{now}; reload it.")
+
+
+def _written(incident: Incident, values: dict[str, object]) -> Incident:
+    """Bring the caller's copy in line with what was just written."""
+    for field, value in values.items():
+        setattr(incident, field, value)
+    return incident
+
+
 def _transition(
     *,
     incident: Incident,
@@ -214,30 +230,36 @@ def _transition(
     message: str,
     changes: dict[str, object] | None = None,
 ) -> Incident:
-    """Move an incident to `to_state` if the table allows it, apply `changes`, journal it."""
+    """Move an incident to `to_state` if the table allows it, apply `changes`, journal it.
+
+    Compare-and-set: the move happens only if the stored state is still the caller's;
+    otherwise StateChanged (409), and nothing is written. The journal's from_state is
+    therefore always the state that was replaced.
+    """
     from_state = incident.state
     if to_state not in TRANSITIONS[from_state]:
         raise TransitionNotAllowed(
             f"{incident.number} is {S(from_state).label.lower()}; it cannot be moved to "
             f"{S(to_state).label.lower()}."
         )
-    changes = changes or {}
-    # Checks come first, outside the transaction: a refusal must not poison a caller's
+    values = {**(changes or {}), "state": to_state, "updated_at": timezone.now()}
+    # Refusals are raised outside the transaction: they must not poison a caller's
     # transaction, and without a savepoint none is wasted on the webhook's hot path.
+    # The UPDATE replaces a save(), so the compare costs no extra statement.
     with transaction.atomic(savepoint=False):
-        for field, value in changes.items():
-            setattr(incident, field, value)
-        incident.state = to_state
-        incident.save(update_fields=["state", "updated_at", *changes])
-        journal_add(
-            incident=incident,
-            actor=actor,
-            kind=JournalKind.STATE_CHANGED,
-            message=message,
-            from_state=from_state,
-            to_state=to_state,
-        )
-    return incident
+        written = Incident.objects.filter(pk=incident.pk, state=from_state).update(**values)
+        if written:
+            journal_add(
+                incident=incident,
+                actor=actor,
+                kind=JournalKind.STATE_CHANGED,
+                message=message,
+                from_state=from_state,
+                to_state=to_state,
+            )
+    if not written:
+        raise _changed_meanwhile(incident)
+    return _written(incident, values)
 
 
 def incident_resolve(
@@ -348,17 +370,26 @@ def incident_assign(
         )
     who = assigned_to.get_username() if assigned_to else "nobody"
     group = assignment_group.name if assignment_group else "no group"
+    values = {
+        "assigned_to": assigned_to,
+        "assignment_group": assignment_group,
+        "updated_at": timezone.now(),
+    }
     with transaction.atomic(savepoint=False):
-        incident.assigned_to = assigned_to
-        incident.assignment_group = assignment_group
-        incident.save(update_fields=["assigned_to", "assignment_group", "updated_at"])
-        journal_add(
-            incident=incident,
-            actor=actor,
-            kind=JournalKind.ASSIGNED,
-            message=f"Assigned to {who} ({group}).",
+        # Compare-and-set: not if it was closed or canceled since the caller read it.
+        written = (
+            Incident.objects.filter(pk=incident.pk).exclude(state__in=FINAL_STATES).update(**values)
         )
-    return incident
+        if written:
+            journal_add(
+                incident=incident,
+                actor=actor,
+                kind=JournalKind.ASSIGNED,
+                message=f"Assigned to {who} ({group}).",
+            )
+    if not written:
+        raise _changed_meanwhile(incident)
+    return _written(incident, values)
 
 
 def incident_add_work_note(*, incident: Incident, actor: Actor, message: str) -> JournalEntry:
@@ -405,35 +436,63 @@ def incident_create(
 
 
 EDITABLE_FIELDS = ("title", "description", "impact", "urgency")
+# What Azure Monitor said stays as it said it (the console shows these read-only).
+AZURE_OWNED_FIELDS = ("title", "description")
 
 
 def incident_update(*, incident: Incident, actor: Actor, **changes: object) -> Incident:
     """Change an incident's title, description, impact or urgency; priority follows.
 
-    Closed and canceled incidents are a record and cannot be edited.
+    Closed and canceled incidents are a record and cannot be edited; the title and
+    description of an incident from Azure Monitor are Azure's (ApplicationError
+    `azure_owned`). StateChanged if the incident was closed or canceled since the caller
+    read it, or its impact or urgency changed meanwhile.
     """
     unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
     if unknown:
-        raise ApplicationError(f"These fields cannot be edited: {', '.join(unknown)}.")
-    if incident.state in (S.CLOSED, S.CANCELED):
+        raise ApplicationError(
+            f"These fields cannot be edited: {', '.join(unknown)}.", fields=unknown
+        )
+    if incident.state in FINAL_STATES:
         raise TransitionNotAllowed(
             f"{incident.number} is {S(incident.state).label.lower()}; it cannot be edited."
         )
     if "title" in changes and not str(changes["title"]).strip():
-        raise ApplicationError("An incident needs a title.", code="title_required")
+        raise ApplicationError(
+            "An incident needs a title.", code="title_required", fields=["title"]
+        )
     changed = {f: v for f, v in changes.items() if getattr(incident, f) != v}
     if not changed:
         return incident
+    azure_owned = [f for f in AZURE_OWNED_FIELDS if f in changed]
+    if azure_owned and incident.alerts.exists():
+        raise ApplicationError(
+            f"{incident.number} comes from Azure Monitor: its {' and '.join(azure_owned)} "
+            "cannot be edited.",
+            code="azure_owned",
+            fields=azure_owned,
+        )
+    values: dict[str, object] = {**changed, "updated_at": timezone.now()}
+    # Compare-and-set: not if it was closed or canceled since the caller read it.
+    current = Incident.objects.filter(pk=incident.pk).exclude(state__in=FINAL_STATES)
+    before = incident.priority
+    if "impact" in changed or "urgency" in changed:
+        # Priority depends on both: computed from a stale one it would be wrong.
+        current = current.filter(impact=incident.impact, urgency=incident.urgency)
+        values["priority"] = priority_for(
+            int(changed.get("impact", incident.impact)),
+            int(changed.get("urgency", incident.urgency)),
+        )
     with transaction.atomic(savepoint=False):
-        before = incident.priority
-        for field, value in changed.items():
-            setattr(incident, field, value)
-        incident.save(update_fields=[*changed, "priority", "updated_at"])
-        message = "Changed " + ", ".join(sorted(changed)) + "."
-        if incident.priority != before:
-            message += f" Priority {before} → {incident.priority}."
-        journal_add(incident=incident, actor=actor, kind=JournalKind.UPDATED, message=message)
-    return incident
+        written = current.update(**values)
+        if written:
+            message = "Changed " + ", ".join(sorted(changed)) + "."
+            if values.get("priority", before) != before:
+                message += f" Priority {before} → {values['priority']}."
+            journal_add(incident=incident, actor=actor, kind=JournalKind.UPDATED, message=message)
+    if not written:
+        raise _changed_meanwhile(incident)
+    return _written(incident, values)
 
 
 class _Keep:

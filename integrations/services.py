@@ -22,7 +22,7 @@ from incidents.models import Incident
 from incidents.services import incident_open, incident_resolve, journal_add
 from itsm import sql
 from itsm.database import database_unavailable
-from itsm.exceptions import ApplicationError
+from itsm.exceptions import ApplicationError, StateChanged
 from itsm.sql import column, insert_rows
 
 from . import spool
@@ -532,15 +532,39 @@ def _alert_create(
 
 
 def _incident_resolve_by_azure(*, incident: Incident, resolved_at: datetime) -> None:
-    if incident.state in (IncidentState.CLOSED, IncidentState.CANCELED, IncidentState.RESOLVED):
-        return  # an operator's decision stands: Azure never touches it
-    incident_resolve(
-        incident=incident,
-        actor=AZURE_MONITOR_ACTOR,
-        resolution_code=ResolutionCode.RESOLVED_BY_SOURCE,
-        resolution_notes=f"Azure Monitor reported the alert resolved at {resolved_at.isoformat()}.",
-        resolved_at=resolved_at,
-    )
+    """Resolve the alert's incident, unless a person has resolved, closed or canceled it.
+
+    The resolve is a compare-and-set on the state read with the alert. If an operator
+    changed the state meanwhile, it is read again under a row lock (PostgreSQL; SQLite has
+    one writer) and the resolve tried from there: a started or held incident is still
+    resolved, a resolved, closed or canceled one stays as the operator left it.
+    """
+    for attempt in (1, 2):
+        if incident.state in (
+            IncidentState.CLOSED,
+            IncidentState.CANCELED,
+            IncidentState.RESOLVED,
+        ):
+            return  # an operator's decision stands: Azure never touches it
+        try:
+            incident_resolve(
+                incident=incident,
+                actor=AZURE_MONITOR_ACTOR,
+                resolution_code=ResolutionCode.RESOLVED_BY_SOURCE,
+                resolution_notes="Azure Monitor reported the alert resolved at "
+                f"{resolved_at.isoformat()}.",
+                resolved_at=resolved_at,
+            )
+        except StateChanged:
+            if attempt == 2:
+                raise  # cannot happen: the row is locked, the state cannot move again
+            incident.state = (
+                Incident.objects.select_for_update()
+                .values_list("state", flat=True)
+                .get(pk=incident.pk)
+            )
+        else:
+            return
 
 
 def _alert_apply(*, row: Alert, alert: ParsedAlert, received_at: datetime) -> str:

@@ -1,6 +1,7 @@
 """DRF plumbing shared by every API: the error format, pagination and ordering."""
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import InterfaceError, OperationalError
@@ -75,6 +76,29 @@ class SlugRelatedField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
+class RefuseUnknownFields:
+    """Serializer mixin: a field the serializer does not take is an error, not dropped.
+
+    Otherwise a typo (`titel`) or a field that is not set this way (`state`, `priority`)
+    would be ignored and the client told 200, believing it had changed something.
+    """
+
+    # Names listed in one answer at most (the body is the client's, and may be huge).
+    MAX_REPORTED = 20
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            fields = self.fields
+            accepted = [name for name, field in fields.items() if not field.read_only]
+            unknown = sorted(str(name) for name in data if name not in accepted)
+            if unknown:
+                message = "Unknown field; the fields are " + ", ".join(accepted) + "."
+                raise serializers.ValidationError(
+                    {name[:100]: [message] for name in unknown[: self.MAX_REPORTED]}
+                )
+        return super().to_internal_value(data)
+
+
 class Conflict(exceptions.APIException):
     """The request is valid but the current state of the data refuses it (409)."""
 
@@ -86,7 +110,10 @@ class Conflict(exceptions.APIException):
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Answer every error as JSON `{"detail": ..., "code": ...}`."""
     if isinstance(exc, ApplicationError):
-        return Response({"detail": exc.message, "code": exc.code}, status=exc.status_code)
+        body: dict[str, Any] = {"detail": exc.message, "code": exc.code}
+        if exc.fields:
+            body["errors"] = {field: [exc.message] for field in exc.fields}
+        return Response(body, status=exc.status_code)
     if isinstance(exc, OperationalError | InterfaceError):
         # The database is down or unreachable: a retryable answer (Azure retries on 503).
         logger.error("database.unavailable error=%s", type(exc).__name__)

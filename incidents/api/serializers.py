@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from cmdb.models import ConfigurationItem
-from itsm.api import SlugRelatedField
+from itsm.api import RefuseUnknownFields, SlugRelatedField
 
 from ..choices import Impact, IncidentState, ResolutionCode, Urgency
 from ..models import AssignmentGroup, Incident, JournalEntry
@@ -105,8 +105,8 @@ class IncidentAssignSerializer(serializers.Serializer):
     assignment_group = _group_field(required=False)
 
 
-class IncidentCreateSerializer(serializers.Serializer):
-    """An incident opened by hand (not from an alert)."""
+class IncidentCreateSerializer(RefuseUnknownFields, serializers.Serializer):
+    """An incident opened by hand (not from an alert); other fields are refused (400)."""
 
     title = serializers.CharField(max_length=255)
     description = serializers.CharField(
@@ -137,9 +137,12 @@ class IncidentCreateSerializer(serializers.Serializer):
         return [found[pk] for pk in wanted]
 
 
-class IncidentUpdateSerializer(serializers.Serializer):
-    """The fields an operator may edit; each may be left out. Priority follows impact and
-    urgency."""
+class IncidentUpdateSerializer(RefuseUnknownFields, serializers.Serializer):
+    """The fields an operator may edit; each may be left out, others are refused (400).
+
+    Priority follows impact and urgency. The title and description of an incident from
+    Azure Monitor are Azure's: changing them is refused (400, `azure_owned`).
+    """
 
     title = serializers.CharField(max_length=255, required=False)
     description = serializers.CharField(max_length=100_000, allow_blank=True, required=False)

@@ -455,3 +455,58 @@ def test_a_refusal_when_saving_the_page_is_shown(
     assert "Refused for the test." in errors_of(response)
     incident.refresh_from_db()
     assert incident.impact != 1
+
+
+def _changed_before_applied(monkeypatch: pytest.MonkeyPatch, meanwhile: Any) -> None:
+    """Change each incident in the database after the console loaded it, before it acts."""
+    from incidents.admin.incident import IncidentAdmin
+
+    real = IncidentAdmin._apply
+
+    def apply_late(self: Any, request: Any, spec: Any, incidents: Any, data: Any) -> None:
+        incidents = list(incidents)
+        for incident in incidents:
+            meanwhile(Incident.objects.get(pk=incident.pk))
+        real(self, request, spec, incidents, data)
+
+    monkeypatch.setattr(IncidentAdmin, "_apply", apply_late)
+
+
+def _azure_resolves(incident: Incident) -> None:
+    incident_resolve(incident=incident, actor="Azure Monitor", resolution_code="resolved_by_source")
+
+
+def test_incident_page_reports_a_state_changed_meanwhile(
+    operator_client: Client, fire: Fire, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    incident = fire("vm-1")
+    _changed_before_applied(monkeypatch, _azure_resolves)
+
+    response = page_action(operator_client, incident, "cancel", reason="noise")
+
+    assert errors_of(response) == [
+        f"{incident.number} changed meanwhile (it is now resolved); reload it."
+    ]
+    incident.refresh_from_db()
+    assert incident.state == S.RESOLVED
+    assert last_entry(incident).to_state == S.RESOLVED
+
+
+def test_bulk_action_reports_each_incident_changed_meanwhile(
+    operator_client: Client, fire: Fire, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = fire("vm-1"), fire("vm-2")
+    _changed_before_applied(
+        monkeypatch, lambda i: incident_cancel(incident=i, actor="test") if i == first else None
+    )
+
+    response = bulk(operator_client, "take_selected", [first, second])
+
+    assert errors_of(response) == [
+        f"{first.number} changed meanwhile (it is now canceled); reload it."
+    ]
+    assert f"Assigned to you {second.number}." in messages_of(response)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, first.assigned_to) == (S.CANCELED, None)
+    assert second.assigned_to is not None

@@ -243,8 +243,11 @@ def test_incident_create_refuses_malformed_json(operator: APIClient) -> None:
     assert response.json()["code"] == "parse_error"
 
 
-def test_incident_edit_changes_fields_and_assignment(operator: APIClient, incidents: dict) -> None:
-    number = incidents["storage"]
+def test_incident_edit_changes_fields_and_assignment(operator: APIClient) -> None:
+    # Opened by hand: its title is the operators' (an Azure incident's is Azure's).
+    number = operator.post(
+        "/api/incidents/", {"title": "Storage", "impact": 3, "urgency": 3}, format="json"
+    ).json()["number"]
     AssignmentGroupFactory(name="Cloud ops")
     response = operator.patch(
         f"/api/incidents/{number}/",
@@ -294,20 +297,17 @@ def test_incident_edit_is_refused_once_closed(operator: APIClient, incidents: di
         ({"title": ""}, "title"),
         ({"impact": 0}, "impact"),
         ({"assigned_to": "ghost"}, "assigned_to"),
-        ({"state": "closed"}, None),  # not editable: ignored, nothing changes
+        ({"state": "closed"}, "state"),  # not editable: refused, nothing changes
     ],
 )
 def test_incident_edit_validates(
-    operator: APIClient, incidents: dict, payload: dict, field: str | None
+    operator: APIClient, incidents: dict, payload: dict, field: str
 ) -> None:
     number = incidents["vm"]
     response = operator.patch(f"/api/incidents/{number}/", payload, format="json")
-    if field is None:
-        assert response.status_code == 200
-        assert response.json()["state"] == "new"
-    else:
-        assert response.status_code == 400
-        assert field in response.json()["errors"]
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+    assert Incident.objects.get(number=number).state == "new"
 
 
 def test_incident_put_is_not_offered(operator: APIClient, incidents: dict) -> None:

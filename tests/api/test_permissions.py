@@ -39,7 +39,7 @@ CASES: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("post", "/api/incidents/", {"title": "By hand"}, _write(201)),
     ("get", "/api/incidents/{number}/", None, READ),
     ("get", "/api/incidents/INC0999999/", None, MISSING),
-    ("patch", "/api/incidents/{number}/", {"title": "Renamed"}, _write(200)),
+    ("patch", "/api/incidents/{number}/", {"impact": 1}, _write(200)),
     ("post", "/api/incidents/{number}/assign/", {"assigned_to": None}, _write(200)),
     ("post", "/api/incidents/{number}/start/", None, _write(200)),
     ("post", "/api/incidents/INC0999999/start/", None, (401, 403, 403, 404, 404, 404)),
