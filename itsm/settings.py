@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "itsm.logging.RequestIdMiddleware",
     # Before anything reads the Host header: probes come with the backend's address.
     "itsm.middleware.ProbeMiddleware",
+    # A NUL in a URL is a 400 before any filter hands it to PostgreSQL (a 500 there).
+    "itsm.querystring.NulQueryStringMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
