@@ -1,9 +1,12 @@
-"""What reaches gunicorn itself: enormous headers, truncated and oversized bodies.
+"""What reaches gunicorn itself: enormous headers, truncated, oversized and slow bodies.
 
-A real `gunicorn itsm.wsgi` (as in production) on a free loopback port, on its own SQLite
-database, with a key set served from this process. Each case must get a clear 4xx, fast.
+A real `gunicorn itsm.wsgi` with the project's gunicorn.conf.py (as in production:
+configured through its environment only) on a free loopback port, on its own SQLite
+database, with a key set served from this process. Each case must get a clear 4xx,
+fast, and slow strangers must not keep valid deliveries from being answered.
 """
 
+import contextlib
 import json
 import os
 import socket
@@ -25,6 +28,7 @@ pytestmark = pytest.mark.live
 
 ROOT = Path(__file__).resolve().parents[2]
 BODY = (FIXTURES / "azure/platform-metric-static-threshold-fired.json").read_bytes()
+WORKERS = 2
 
 
 def _free_port() -> int:
@@ -52,6 +56,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, signing_key: Any) -> Iterat
     keys = ThreadingHTTPServer(("127.0.0.1", 0), _KeySet)
     threading.Thread(target=keys.serve_forever, daemon=True).start()
     folder = tmp_path_factory.mktemp("gunicorn")
+    port = _free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "itsm.settings",
@@ -62,6 +67,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, signing_key: Any) -> Iterat
         "WEBHOOK_MAX_BODY_BYTES": "65536",
         "WEBHOOK_BODY_TIMEOUT_SECONDS": "1",
         "SPOOL_DIR": str(folder / "spool"),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(WORKERS),
+        "GUNICORN_THREADS": "4",
+        "TRUSTED_PROXIES": "",
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True, cwd=ROOT)  # noqa: S603
@@ -79,20 +88,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, signing_key: Any) -> Iterat
         cwd=ROOT,
         capture_output=True,
     )
-    port = _free_port()
     proc = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "itsm.wsgi",
-            "--workers",
-            "1",
-            "--timeout",
-            "20",
-            "--bind",
-            f"127.0.0.1:{port}",
-        ],
+        [sys.executable, "-m", "gunicorn", "itsm.wsgi"],  # the documented command, alone
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -178,3 +175,75 @@ def test_slow_body_gets_a_408(server: int, signing_key: Any) -> None:
     assert data.startswith(b"HTTP/1.1 408"), data[:200]
     assert json.loads(data.split(b"\r\n\r\n", 1)[1])["code"] == "request_timeout"
     assert time.monotonic() - started < 10
+
+
+def _alert(n: int | str) -> bytes:
+    payload = json.loads(BODY)
+    payload["data"]["essentials"]["alertId"] += f"-transport-{n}"
+    return json.dumps(payload).encode()
+
+
+def _trickle(port: int, head: bytes, stop: threading.Event, every: float) -> None:
+    """A client that sends its headers, then one byte of body every `every` seconds."""
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(head)
+        for byte in BODY:
+            if stop.wait(every):
+                return
+            s.sendall(bytes([byte]))
+
+
+def test_gunicorn_trickled_body_gets_a_408_at_one_deadline(server: int, signing_key: Any) -> None:
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", server), timeout=15) as s:
+        s.sendall(_request(make_token(signing_key), b"", length=len(BODY)))
+        data = b""
+        s.settimeout(0.3)
+        for byte in BODY:  # a byte every 0.3 s: never silent as long as a per-read timeout
+            with contextlib.suppress(TimeoutError):
+                data += s.recv(65536)
+            if data or time.monotonic() - started > 10:
+                break
+            s.sendall(bytes([byte]))
+    assert data.startswith(b"HTTP/1.1 408"), data[:200]
+    assert time.monotonic() - started < 3  # WEBHOOK_BODY_TIMEOUT_SECONDS is 1
+
+
+@pytest.mark.parametrize("token", ["", "not-a-jwt"], ids=["no-token", "bad-token"])
+def test_gunicorn_slow_strangers_do_not_stop_valid_deliveries(
+    server: int, signing_key: Any, token: str
+) -> None:
+    stop = threading.Event()
+    head = _request(token, b"", length=len(BODY)).replace(b"Connection: close\r\n", b"")
+    strangers = [
+        threading.Thread(target=_trickle, args=(server, head, stop, 2.0), daemon=True)
+        for _ in range(WORKERS)
+    ]
+    try:
+        for stranger in strangers:
+            stranger.start()
+        time.sleep(0.5)  # they are connected and being served
+        for n in range(3):
+            alert = _alert(f"{token or 'none'}-{n}")
+            status, body, took = _exchange(server, _request(make_token(signing_key), alert))
+            assert status == 201, body
+            assert took < 2
+    finally:
+        stop.set()
+        for stranger in strangers:
+            stranger.join(5)
+
+
+def test_gunicorn_stranger_is_answered_without_its_body(server: int) -> None:
+    with socket.create_connection(("127.0.0.1", server), timeout=5) as s:
+        s.sendall(_request("", b"", length=len(BODY)))  # and no body at all
+        data = s.recv(65536)
+    assert data.startswith(b"HTTP/1.1 401"), data[:200]
+
+
+def test_gunicorn_webhook_url_without_slash_is_not_redirected(
+    server: int, signing_key: Any
+) -> None:
+    raw = _request(make_token(signing_key), _alert(99)).replace(b"/contoso/ ", b"/contoso ")
+    status, body, _ = _exchange(server, raw)
+    assert status == 201, body

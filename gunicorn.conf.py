@@ -1,0 +1,50 @@
+"""gunicorn's production settings: `gunicorn itsm.wsgi`, run from the project folder,
+reads this file by default (README, "Running in production"). Command-line options win.
+
+- Threaded workers (`gthread`): a slow client holds one thread, not a whole worker, and
+  the webhook reads a body only after the caller is authenticated, within one deadline
+  (WEBHOOK_BODY_TIMEOUT_SECONDS). For many slow clients, put a buffering proxy in front.
+- X-Forwarded-Proto and the other forwarded headers are believed only from
+  TRUSTED_PROXIES, the same setting that lets the app take the client address from
+  X-Forwarded-For (itsm.clientaddr). Empty (the default): from nobody.
+- Each worker reads the connections and fetches their key sets when it starts
+  (integrations.warmup), so it can take and spool deliveries from its first request.
+
+Environment (read here, by gunicorn's master, so set it in the service's environment):
+GUNICORN_BIND, WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT, TRUSTED_PROXIES.
+"""
+
+import ipaddress
+import os
+from typing import Any
+
+
+def _trusted_proxies() -> list[str]:
+    items = [i.strip() for i in os.environ.get("TRUSTED_PROXIES", "").split(",") if i.strip()]
+    # gunicorn wants networks without host bits; the app's setting accepts both.
+    return [str(ipaddress.ip_network(item, strict=False)) for item in items]
+
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+# Each thread may hold a PostgreSQL connection: size max_connections for
+# workers x threads on every host.
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 30
+keepalive = 5
+
+forwarded_allow_ips = ",".join(_trusted_proxies())
+# gunicorn's default trusts three headers from loopback; we trust one, from our proxies.
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"} if forwarded_allow_ips else {}
+
+
+def post_worker_init(worker: Any) -> None:
+    """Ready the worker's caches before its first request (integrations.warmup)."""
+    try:
+        from integrations.warmup import worker_warm_up
+
+        worker_warm_up()
+    except Exception:  # noqa: BLE001 - a cold cache is better than a worker that won't boot
+        worker.log.exception("warmup.failed")
