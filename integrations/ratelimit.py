@@ -1,4 +1,8 @@
-"""Rate limit on failed webhook authentications, per client address, in this process.
+"""Rate limit on failed webhook requests, per client address, in this process.
+
+Failures are bad or missing tokens, made-up key IDs and unknown slugs; the address is
+the client's as itsm.clientaddr sees it through TRUSTED_PROXIES, so clients behind one
+proxy are counted apart.
 
 Only failures are counted and only failures are limited: past the limit a failing request
 gets 429 (with Retry-After) instead of 401/403, so a scanner is told to back off, while a
