@@ -212,6 +212,7 @@ def decode_json_body(raw: bytes) -> Any:
     if _SURROGATE_ESCAPE.search(text):
         where = _lone_surrogate_path(body)
         if where is not None:
+            where = where if len(where) <= 120 else f"{where[:120]}..."
             raise AlertParseError(
                 f"{where} holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape that is not "
                 "half of a pair), which is not a character.",

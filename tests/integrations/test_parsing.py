@@ -519,6 +519,13 @@ def test_parse_alert_refuses_lone_surrogate_naming_where(raw_value: str, where: 
     assert where in error.message
 
 
+def test_parse_alert_keeps_surrogate_message_short_whatever_the_keys() -> None:
+    error = parse_error(_with_text_in_context('{"' + "k" * 5000 + '": "\\ud800"}'))
+
+    assert error.message.startswith("data.alertContext.condition.allOf[0].metricName.kkk")
+    assert len(error.message) < 400
+
+
 def test_parse_alert_refuses_lone_surrogate_in_essentials() -> None:
     error = parse_error(with_essentials(STATIC, alertRule="rule \ud800"))
 
