@@ -6,7 +6,7 @@ reads this file by default (README, "Running in production"). Command-line optio
   (WEBHOOK_BODY_TIMEOUT_SECONDS). For many slow clients, put a buffering proxy in front.
 - X-Forwarded-Proto and the other forwarded headers are believed only from
   TRUSTED_PROXIES, the same setting that lets the app take the client address from
-  X-Forwarded-For (itsm.clientaddr). Empty (the default): from nobody.
+  X-Forwarded-For (core.clientaddr). Empty (the default): from nobody.
 - Each worker reads the connections and fetches their key sets when it starts
   (integrations.warmup), so it can take and spool deliveries from its first request.
 

@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from itsm.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 
 from .models import ConfigurationItem
 from .resource_ids import parse_resource_id

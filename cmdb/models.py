@@ -3,7 +3,7 @@
 from django.db import models
 from django.db.models.functions import Lower
 
-from itsm.models import TimeStampedModel
+from core.models import TimeStampedModel
 
 from .resource_ids import MAX_RESOURCE_ID_LENGTH
 

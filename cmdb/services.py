@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from itsm.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 from itsm.sql import column, insert_rows
 
 from .models import ConfigurationItem

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Cast, Concat, LPad
 
-from itsm.models import TimeStampedModel
+from core.models import TimeStampedModel
 
 from .choices import (
     OPEN_STATES,

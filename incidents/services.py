@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from cmdb.models import ConfigurationItem
+from core.exceptions import ApplicationError, StateChanged, TransitionNotAllowed
 from itsm import sql
-from itsm.exceptions import ApplicationError, StateChanged, TransitionNotAllowed
 from itsm.sql import insert_rows
 
 from .choices import IncidentState, JournalKind, ResolutionCode

@@ -27,8 +27,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
-from itsm.admin_filters import WithinFilter
-from itsm.exceptions import ApplicationError
+from core.admin_filters import WithinFilter
+from core.exceptions import ApplicationError
 
 from .choices import DeliveryOutcome
 from .forms import ConnectionForm

@@ -6,7 +6,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from itsm.clientaddr import client_address
+from core.clientaddr import client_address
 
 from . import jwks
 from .ratelimit import failure_record

@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from itsm.models import TimeStampedModel
+from core.models import TimeStampedModel
 
 from .choices import (
     AZURE_MONITOR_ACTION_GROUP_APP_ID,

@@ -1,7 +1,7 @@
 """Rate limit on failed webhook requests, per client address, in this process.
 
 Failures are bad or missing tokens, made-up key IDs and unknown slugs; the address is
-the client's as itsm.clientaddr sees it through TRUSTED_PROXIES, so clients behind one
+the client's as core.clientaddr sees it through TRUSTED_PROXIES, so clients behind one
 proxy are counted apart.
 
 Only failures are counted and only failures are limited: past the limit a failing request

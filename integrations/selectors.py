@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.db.models import Max, QuerySet
 
-from itsm.database import database_unavailable
+from core.database import database_unavailable
 
 from . import snapshot
 from .models import Alert, Connection, Delivery

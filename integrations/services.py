@@ -17,12 +17,12 @@ from django.utils import timezone
 from rest_framework.exceptions import APIException
 
 from cmdb.services import ci_unique_by_names, ci_upsert_for_resources
+from core.database import database_unavailable
+from core.exceptions import ApplicationError, StateChanged
 from incidents.choices import IncidentState, JournalKind, ResolutionCode
 from incidents.models import Incident
 from incidents.services import incident_open, incident_resolve, journal_add
 from itsm import sql
-from itsm.database import database_unavailable
-from itsm.exceptions import ApplicationError, StateChanged
 from itsm.sql import column, insert_rows
 
 from . import spool

@@ -1,7 +1,7 @@
 """A local durable spool for deliveries that arrive while the database is unreachable.
 
 An authenticated, valid delivery that cannot be stored because the database is
-unavailable (`itsm.database.database_unavailable`) is written here (one file per delivery:
+unavailable (`core.database.database_unavailable`) is written here (one file per delivery:
 write, fsync, rename) and answered 202; it is processed, in arrival order, once the
 database is back: by `manage.py drain_spool`, and by a background thread in each web
 process. Processing is idempotent (the alert's unique constraint), and a file is claimed
@@ -36,7 +36,7 @@ from django.conf import settings
 from django.db import connections
 from django.utils.crypto import salted_hmac
 
-from itsm.database import database_unavailable
+from core.database import database_unavailable
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from itsm.clientaddr import parse_networks
+from core.clientaddr import parse_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -54,17 +54,20 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    # Ours, base first; each app imports only those above it (docs/architecture.md).
+    "core",
     "cmdb",
     "incidents",
     "integrations",
+    "console",
 ]
 
 MIDDLEWARE = [
-    "itsm.logging.RequestIdMiddleware",
+    "core.logging.RequestIdMiddleware",
     # Before anything reads the Host header: probes come with the backend's address.
-    "itsm.middleware.ProbeMiddleware",
+    "core.middleware.ProbeMiddleware",
     # A NUL in a URL is a 400 before any filter hands it to PostgreSQL (a 500 there).
-    "itsm.querystring.NulQueryStringMiddleware",
+    "core.querystring.NulQueryStringMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -89,7 +92,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # The address comes through the proxies named in TRUSTED_PROXIES (X-Forwarded-For),
 # so one person's failures behind a proxy do not lock everyone else out.
-AXES_CLIENT_IP_CALLABLE = "itsm.clientaddr.client_address"
+AXES_CLIENT_IP_CALLABLE = "core.clientaddr.client_address"
 
 ROOT_URLCONF = "itsm.urls"
 
@@ -155,7 +158,7 @@ STORAGES = {
 }
 
 # Reverse proxies in front of the app: CIDRs or addresses, comma-separated. Only when
-# one of them sent a request is X-Forwarded-For believed (itsm.clientaddr: webhook
+# one of them sent a request is X-Forwarded-For believed (core.clientaddr: webhook
 # limiter, console lockout), and only from them does gunicorn take X-Forwarded-Proto
 # (gunicorn.conf.py). Empty: no forwarded header is trusted.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
@@ -191,13 +194,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "itsm.api.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "itsm.schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     # JSON bodies only (the webhook reads its body raw).
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "itsm.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     # API users only: the webhook sets no throttle (Azure stops calling an endpoint for
     # 15 minutes after failed retries). Counted per process (local memory cache).
     "DEFAULT_THROTTLE_CLASSES": [
@@ -269,11 +272,11 @@ LOGGING = {
     # Line breaks and control characters in values (and tracebacks) are escaped.
     "formatters": {
         "plain": {
-            "class": "itsm.logging.SingleLineFormatter",
+            "class": "core.logging.SingleLineFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s",
         },
     },
-    "filters": {"request_id": {"()": "itsm.logging.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "core.logging.RequestIdFilter"}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
+from core.views import SchemaView, healthz, readyz
 from integrations.views import dev_jwks
-from itsm.views import SchemaView, healthz, readyz
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -20,5 +20,5 @@ urlpatterns = [
 ]
 
 # Under /api/, unknown URLs and crashes answer JSON like every other API error.
-handler404 = "itsm.views.page_not_found"
-handler500 = "itsm.views.server_error"
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"

@@ -1,11 +1,11 @@
-"""The client's address through trusted reverse proxies (itsm.clientaddr)."""
+"""The client's address through trusted reverse proxies (core.clientaddr)."""
 
 from typing import Any
 
 import pytest
 from django.test import RequestFactory
 
-from itsm.clientaddr import client_address
+from core.clientaddr import client_address
 
 
 def _request(remote: str, forwarded: str | None = None) -> Any:

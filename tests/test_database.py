@@ -8,7 +8,7 @@ import psycopg.errors
 import pytest
 from django.db import DataError, IntegrityError, InterfaceError, InternalError, OperationalError
 
-from itsm.database import database_unavailable
+from core.database import database_unavailable
 
 
 def _wrapped(django_class: type[Exception], driver: BaseException) -> Exception:

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from itsm.logging import RequestIdFilter, SingleLineFormatter, request_id
+from core.logging import RequestIdFilter, SingleLineFormatter, request_id
 from tests.conftest import make_token, with_essentials
 
 STATIC = "azure/platform-metric-static-threshold-fired.json"

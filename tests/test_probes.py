@@ -35,7 +35,7 @@ def test_other_paths_still_refuse_unknown_hosts(client: Client) -> None:
 def test_probes_are_not_redirected_to_https(client: Client, settings: SettingsWrapper) -> None:
     settings.SECURE_SSL_REDIRECT = True
     assert client.get("/healthz", HTTP_HOST="10.0.0.5:8000").status_code == 200
-    with mock.patch("itsm.views._database_answers", return_value=True):
+    with mock.patch("core.views._database_answers", return_value=True):
         assert client.get("/readyz", HTTP_HOST="10.0.0.5:8000").status_code == 200
 
 

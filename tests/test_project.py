@@ -140,7 +140,10 @@ def test_healthz_is_not_redirected_to_https(
 def _project_copy_with_dotenv(tmp_path: Path, dotenv: str) -> Path:
     """A copy of the project package beside a hostile `.env`, so nothing is written to ROOT."""
     project = tmp_path / "project"
-    shutil.copytree(ROOT / "itsm", project / "itsm", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("itsm", "core"):  # the settings import the base package
+        shutil.copytree(
+            ROOT / package, project / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     (project / ".env").write_text(dotenv)
     return project
 

@@ -5,8 +5,8 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from itsm.api import OrderingFilter
-from itsm.permissions import ModelPermissions
+from core.api import OrderingFilter
+from core.permissions import ModelPermissions
 
 from ..filtersets import ConfigurationItemFilterSet
 from ..models import ConfigurationItem

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from cmdb.models import ConfigurationItem
-from itsm.admin_filters import WithinFilter
+from core.admin_filters import WithinFilter
 
 from ..choices import OPEN_STATES, IncidentState
 from ..models import Incident

@@ -21,7 +21,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from itsm.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 
 from ..forms import IncidentChangeForm, WorkNoteForm
 from ..models import AssignmentGroup, Incident

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from cmdb.models import ConfigurationItem
-from itsm.api import RefuseUnknownFields, SlugRelatedField
+from core.api import RefuseUnknownFields, SlugRelatedField
 
 from ..choices import Impact, IncidentState, ResolutionCode, Urgency
 from ..models import AssignmentGroup, Incident, JournalEntry

@@ -16,9 +16,9 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from cmdb.selectors import configuration_item_get
-from itsm.api import OrderingFilter
-from itsm.permissions import ModelPermissions
-from itsm.schema import CONFLICT
+from core.api import OrderingFilter
+from core.permissions import ModelPermissions
+from core.schema import CONFLICT
 
 from ..filtersets import IncidentFilterSet
 from ..models import Incident

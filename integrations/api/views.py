@@ -19,10 +19,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from itsm.api import Conflict, OrderingFilter
-from itsm.exceptions import ApplicationError
-from itsm.permissions import IsStaff, ModelPermissions
-from itsm.schema import CONFLICT, ErrorSerializer
+from core.api import Conflict, OrderingFilter
+from core.exceptions import ApplicationError
+from core.permissions import IsStaff, ModelPermissions
+from core.schema import CONFLICT, ErrorSerializer
 
 from ..authentication import EntraIdBearerAuthentication, failure_limit
 from ..filtersets import AlertFilterSet, DeliveryFilterSet

@@ -17,9 +17,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from console.roles import OPERATORS, VIEWERS
 from incidents.models import Incident
 from integrations.models import Connection
-from integrations.roles import OPERATORS, VIEWERS
 from tests.conftest import with_essentials
 from tests.factories import UserFactory
 

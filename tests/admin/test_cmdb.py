@@ -153,7 +153,7 @@ def test_ci_page_of_a_ci_that_is_not_an_azure_resource(operator_client: Client) 
 
 def test_a_refused_ci_edit_is_shown(operator_client: Client, monkeypatch: Any) -> None:
     from cmdb import admin as cmdb_admin
-    from itsm.exceptions import ApplicationError
+    from core.exceptions import ApplicationError
 
     def refuse(**kwargs: Any) -> None:
         raise ApplicationError("Refused for the test.")

@@ -206,8 +206,8 @@ def test_bulk_delete_removes_only_unused_connections(
 
 
 def test_a_race_on_delete_is_reported(superuser_client: Client, monkeypatch: Any) -> None:
+    from core.exceptions import ApplicationError
     from integrations import admin as integrations_admin
-    from itsm.exceptions import ApplicationError
 
     def refuse(**kwargs: Any) -> None:
         raise ApplicationError("The connection 'spare' has deliveries and alerts on record.")

@@ -7,9 +7,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from console.dashboard import Dashboard, dashboard_for
 from incidents.services import incident_resolve
 from integrations.models import Delivery
-from itsm.dashboard import Dashboard, dashboard_for
 from tests.admin.conftest import Fire, count_queries
 
 pytestmark = pytest.mark.django_db

@@ -442,8 +442,8 @@ def test_long_selections_are_summarised_in_messages() -> None:
 def test_a_refusal_when_saving_the_page_is_shown(
     operator_client: Client, incident: Incident, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from core.exceptions import ApplicationError
     from incidents.admin import incident as incident_admin
-    from itsm.exceptions import ApplicationError
 
     def refuse(**kwargs: Any) -> None:
         raise ApplicationError("Refused for the test.")

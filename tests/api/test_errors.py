@@ -12,10 +12,10 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from cmdb.models import ConfigurationItem
+from core.api import exception_handler
+from core.views import server_error
 from incidents.api import views as incident_views
 from integrations.models import Alert, Delivery
-from itsm.api import exception_handler
-from itsm.views import server_error
 from tests.api.conftest import STATIC, client_as
 from tests.conftest import with_essentials
 

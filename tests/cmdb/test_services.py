@@ -2,7 +2,7 @@ import pytest
 
 from cmdb.models import ConfigurationItem
 from cmdb.services import ci_create, ci_update
-from itsm.exceptions import ApplicationError
+from core.exceptions import ApplicationError
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,7 @@
 import pytest
 from django.db import IntegrityError, transaction
 
+from core.exceptions import ApplicationError, TransitionNotAllowed
 from incidents.choices import IncidentState, JournalKind, ResolutionCode
 from incidents.models import Incident, incident_pk_from_number
 from incidents.priority import PRIORITY_MATRIX, impact_urgency_for_severity, priority_for
@@ -18,7 +19,6 @@ from incidents.services import (
     incident_start,
     incident_update,
 )
-from itsm.exceptions import ApplicationError, TransitionNotAllowed
 from tests.factories import AssignmentGroupFactory, ConfigurationItemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from core.exceptions import StateChanged, TransitionNotAllowed
 from incidents.choices import IncidentState, JournalKind, ResolutionCode
 from incidents.models import Incident
 from incidents.services import (
@@ -26,7 +27,6 @@ from incidents.services import (
     incident_start,
     incident_update,
 )
-from itsm.exceptions import StateChanged, TransitionNotAllowed
 from tests.factories import AssignmentGroupFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

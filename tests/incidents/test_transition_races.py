@@ -19,12 +19,12 @@ from django.db import connection as db_connection
 from django.db import transaction
 from rest_framework.test import APIClient
 
+from core.exceptions import StateChanged
 from incidents import services
 from incidents.choices import IncidentState, JournalKind
 from incidents.models import Incident
 from integrations import services as ingest
 from integrations.models import Alert, Connection
-from itsm.exceptions import StateChanged
 from tests.conftest import AlertPoster, is_postgres, with_essentials
 from tests.factories import UserFactory
 

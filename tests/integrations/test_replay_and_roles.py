@@ -5,10 +5,10 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
+from core.exceptions import ApplicationError
 from incidents.models import Incident
 from integrations.models import Alert, Connection, Delivery
 from integrations.services import connection_delete, delivery_replay
-from itsm.exceptions import ApplicationError
 from tests.conftest import load_fixture, with_essentials
 from tests.factories import UserFactory
 

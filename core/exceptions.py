@@ -1,4 +1,4 @@
-"""Domain errors raised by services and mapped to HTTP answers in one place (itsm.api)."""
+"""Domain errors raised by services and mapped to HTTP answers in one place (core.api)."""
 
 from collections.abc import Sequence
 

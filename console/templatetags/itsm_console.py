@@ -1,10 +1,10 @@
-"""`{% console_dashboard %}`: the figures on the console's home page (itsm.dashboard)."""
+"""`{% console_dashboard %}`: the figures on the console's home page (console.dashboard)."""
 
 from typing import Any
 
 from django import template
 
-from itsm.dashboard import dashboard_for
+from console.dashboard import dashboard_for
 
 register = template.Library()
 

@@ -17,7 +17,7 @@ API_PREFIX = "/api/"
 READYZ_STATEMENT_TIMEOUT_MS = 2000
 READYZ_RETRY_AFTER_SECONDS = 5
 
-# Both probes are answered by itsm.middleware.ProbeMiddleware, whatever the Host header;
+# Both probes are answered by core.middleware.ProbeMiddleware, whatever the Host header;
 # the URL patterns name them for reverse() and serve them if that middleware is left out.
 
 

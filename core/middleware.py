@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from itsm import views
+from core import views
 
 
 class ProbeMiddleware:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
-from itsm.views import API_PREFIX
+from core.views import API_PREFIX
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from integrations.roles import ROLES
+from console.roles import ROLES
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 """OpenAPI generation (drf-spectacular): the error answers every endpoint can give.
 
-Each operation lists the errors it can answer (`{"detail", "code"}`, see itsm.api), so a
+Each operation lists the errors it can answer (`{"detail", "code"}`, see core.api), so a
 generated client knows their shape and a schema checker can hold the server to them.
 An operation's own `@extend_schema(responses=...)` wins over these defaults.
 """
