@@ -46,5 +46,5 @@ def post_worker_init(worker: Any) -> None:
         from integrations.warmup import worker_warm_up
 
         worker_warm_up()
-    except Exception:  # noqa: BLE001 - a cold cache is better than a worker that won't boot
+    except Exception:
         worker.log.exception("warmup.failed")

@@ -45,7 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import (  # noqa: E402 - bench/ is not a package
+from ingest import (
     BENCH_AUDIENCE,
     BENCH_SLUG,
     BENCH_TENANT_ID,
@@ -389,10 +389,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.restart_at is not None:
                 time.sleep(max(0.0, started + args.restart_at - time.monotonic()))
-                subprocess.run(["bash", "-c", args.db_stop], check=True, timeout=60)  # noqa: S603, S607
+                subprocess.run(["bash", "-c", args.db_stop], check=True, timeout=60)
                 down_at = time.monotonic() - started
                 time.sleep(args.down_seconds)
-                subprocess.run(["bash", "-c", args.db_start], check=True, timeout=60)  # noqa: S603, S607
+                subprocess.run(["bash", "-c", args.db_start], check=True, timeout=60)
                 down = (started + down_at, time.monotonic())
                 restarted = f"database down from {down_at:.0f}s for {args.down_seconds:.0f}s"
             for t in threads:

@@ -151,7 +151,7 @@ class Incident(TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.number or 'INC (new)'} {self.title}"
 
-    def save(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def save(self, *args, **kwargs) -> None:
         self.priority = priority_for(self.impact, self.urgency)
         super().save(*args, **kwargs)
 

@@ -90,7 +90,7 @@ def fetch_jwks(uri: str, *, timeout: float) -> dict:
     def get() -> None:
         try:
             outcome["body"] = _get(conn, target)
-        except Exception as exc:  # noqa: BLE001 - handed to the caller below
+        except Exception as exc:
             outcome["error"] = exc
 
     # The fetch runs in a short-lived thread so that the caller waits `timeout` at most,
@@ -158,7 +158,7 @@ def _refresh(uri: str, entry: _Entry, now: float) -> bool:
         keys = _signing_keys(fetch_jwks(uri, timeout=settings.JWKS_FETCH_TIMEOUT_SECONDS))
         if not keys:
             raise ValueError("no RSA signing keys in the key set")
-    except Exception as exc:  # noqa: BLE001 - any failure means: keep the last good set
+    except Exception as exc:
         logger.warning(
             "jwks.fetch_failed uri=%s error=%s kept=%d", uri, type(exc).__name__, len(entry.keys)
         )

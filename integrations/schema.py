@@ -12,7 +12,7 @@ class EntraIdBearerScheme(OpenApiAuthenticationExtension):
     target_class = "integrations.authentication.EntraIdBearerAuthentication"
     name = "EntraIdBearer"
 
-    def get_security_definition(self, auto_schema):  # noqa: ANN001, ANN201
+    def get_security_definition(self, auto_schema):
         return {
             "type": "http",
             "scheme": "bearer",
@@ -27,5 +27,5 @@ class GuidFieldExtension(OpenApiSerializerFieldExtension):
 
     target_class = "integrations.validators.GuidField"
 
-    def map_serializer_field(self, auto_schema, direction):  # noqa: ANN001, ANN201
+    def map_serializer_field(self, auto_schema, direction):
         return build_basic_type(OpenApiTypes.UUID)

@@ -84,7 +84,7 @@ def connection_load(slug: str) -> Connection | None:
         (found,) = serializers.deserialize("python", data, ignorenonexistent=True)
     except FileNotFoundError:
         return None
-    except Exception as exc:  # noqa: BLE001 - a damaged snapshot is only a missing one
+    except Exception as exc:
         logger.warning("snapshot.read_failed connection=%s error=%s", slug, type(exc).__name__)
         return None
     connection = found.object

@@ -255,7 +255,7 @@ def spool_drain(
             continue
         try:
             ingest(spool_read(claimed))
-        except Exception as exc:  # noqa: BLE001 - every failure is kept and reported
+        except Exception as exc:
             if database_unavailable(exc):
                 os.rename(claimed, path)  # still down: put it back, in its place
                 report.stopped_by = f"database unavailable ({_describe(exc)})"
@@ -290,7 +290,7 @@ def _drain_forever(drain: Callable[[], object]) -> None:
             continue
         try:
             drain()
-        except Exception:  # noqa: BLE001 - the drainer must outlive any one failure
+        except Exception:
             logger.exception("spool.drain_error")
         finally:
             # This thread drains rarely: hold no connection between drains.

@@ -60,7 +60,7 @@ class AzurePrincipal:
 def _decode(connection: Connection, token: str) -> dict:
     try:
         header = jwt.get_unverified_header(token)
-    except Exception:  # noqa: BLE001 - whatever a stranger's header does, it is a bad token
+    except Exception:
         raise InvalidToken("The bearer token is not a well-formed JWT.") from None
     if header.get("alg") != "RS256":
         raise InvalidToken("The token must be signed with RS256.")
@@ -93,7 +93,7 @@ def _decode(connection: Connection, token: str) -> dict:
         raise InvalidToken("The token's signature is not valid.") from None
     except jwt.MissingRequiredClaimError as exc:
         raise InvalidToken(f"The token lacks the {exc.claim!r} claim.") from None
-    except Exception:  # noqa: BLE001 - any other refusal (PyJWT's or not) is a bad token
+    except Exception:
         raise InvalidToken("The token is not valid.") from None
 
 

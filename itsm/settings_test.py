@@ -8,7 +8,7 @@ os.environ["ITSM_DOTENV_PATH"] = ""
 # Tests never run with a production secret; the settings require one when DEBUG is off.
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnop")
 
-from itsm import settings as _base  # noqa: E402
+from itsm import settings as _base
 
 globals().update({name: value for name, value in vars(_base).items() if name.isupper()})
 

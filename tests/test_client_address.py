@@ -53,7 +53,7 @@ def test_settings_refuse_a_bad_trusted_proxy() -> None:
     import subprocess
     import sys
 
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-c", "import itsm.settings"],
         env={
             "TRUSTED_PROXIES": "10.0.0.0/33",

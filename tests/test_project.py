@@ -17,7 +17,7 @@ def test_healthz_answers_without_the_database(client: Client) -> None:
 
 
 def _settings_with(env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [
             sys.executable,
             "-c",

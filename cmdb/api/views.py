@@ -35,7 +35,7 @@ class ConfigurationItemViewSet(
     ordering_fields = ["name", "ci_class", "created_at", "last_seen_at", "id"]
     lookup_value_regex = "[0-9]+"
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self):
         return configuration_item_list()
 
     def _answer(self, ci: ConfigurationItem, code: int = status.HTTP_200_OK) -> Response:

@@ -77,7 +77,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     lookup_field = "number"
     lookup_value_regex = "INC[0-9]+"
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self):
         return incident_list()
 
     def _answer(self, incident: Incident, code: int = status.HTTP_200_OK) -> Response:
@@ -259,7 +259,7 @@ class ConfigurationItemIncidentViewSet(mixins.ListModelMixin, viewsets.GenericVi
     permission_classes = [ModelPermissions]
     action_permissions = {"list": [_VIEW, "cmdb.view_configurationitem"]}
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular, building the schema
             return incident_list().none()
         ci = configuration_item_get(pk=self.kwargs["configuration_item_id"])

@@ -299,7 +299,7 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     permission_classes = [ModelPermissions]
     lookup_value_regex = "[0-9]+"
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self):
         return alert_list()
 
 
@@ -324,7 +324,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     lookup_field = "slug"
     lookup_value_regex = "[-a-zA-Z0-9_]+"
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self):
         return connection_list()
 
     def _answer(self, connection: Connection, code: int = status.HTTP_200_OK) -> Response:
@@ -404,10 +404,10 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     ordering_fields = ["received_at", "status_code", "id"]
     lookup_value_regex = "[0-9]+"
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self):
         return delivery_list(with_body=self.action != "list")
 
-    def get_serializer_class(self):  # noqa: ANN201
+    def get_serializer_class(self):
         return DeliverySerializer if self.action == "list" else DeliveryDetailSerializer
 
     @extend_schema(

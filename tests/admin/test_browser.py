@@ -37,7 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "browser"
-PASSWORD = "a-long-test-password-42"  # noqa: S105 - a throwaway account in a test database
+PASSWORD = "a-long-test-password-42"
 
 pytestmark = [
     pytest.mark.live,

@@ -9,7 +9,7 @@ from integrations.api import views
 def test_webhook_answers_503_with_retry_after_when_the_database_is_down(
     post_alert,
     connection,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def down(**kwargs: object) -> None:
         raise OperationalError("connection refused")
@@ -26,7 +26,7 @@ def test_webhook_answers_503_with_retry_after_when_the_database_is_down(
 def test_webhook_answers_503_when_the_database_fails_mid_delivery(
     post_alert,
     connection,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def down(**kwargs: object) -> None:
         raise OperationalError("server closed the connection unexpectedly")

@@ -79,7 +79,7 @@ def test_send_test_alert_explains_what_is_missing(demo: str) -> None:
 
 def test_dev_key_set_is_not_served_without_debug(
     demo: str, settings: SettingsWrapper, client
-) -> None:  # noqa: ANN001
+) -> None:
     assert client.get("/dev/jwks.json", REMOTE_ADDR="127.0.0.1").status_code == 200
     assert client.get("/dev/jwks.json", REMOTE_ADDR="10.0.0.5").status_code == 404
     settings.DEBUG = False

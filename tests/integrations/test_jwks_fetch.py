@@ -20,7 +20,7 @@ from integrations import devtokens, jwks
 class _KeyEndpoint(BaseHTTPRequestHandler):
     document = b""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         if self.path == "/keys":
             self._send(200, self.document)
         elif self.path == "/redirect":
@@ -54,7 +54,7 @@ class _KeyEndpoint(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):  # the client gave up, as it should
             self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

@@ -40,13 +40,13 @@ def _free_port() -> int:
 class _KeySet(BaseHTTPRequestHandler):
     document = b""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
         self.wfile.write(self.document)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -88,7 +88,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, signing_key: Any) -> Iterat
         cwd=ROOT,
         capture_output=True,
     )
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "itsm.wsgi"],  # the documented command, alone
         env=env,
         cwd=ROOT,

@@ -60,7 +60,7 @@ class Command(BaseCommand):
 
     def _ensure_operator(self, username: str) -> str | None:
         """Create the operator (a superuser) if missing; return its new password, if any."""
-        User = get_user_model()  # noqa: N806
+        User = get_user_model()
         if User.objects.filter(username=username).exists():
             return None
         password = secrets.token_urlsafe(12)
