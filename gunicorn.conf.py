@@ -1,5 +1,5 @@
 """gunicorn's production settings: `gunicorn itsm.wsgi`, run from the project folder,
-reads this file by default (README, "Running in production"). Command-line options win.
+reads this file by default (docs/operations.md, "Processes"). Command-line options win.
 
 - Threaded workers (`gthread`): a slow client holds one thread, not a whole worker, and
   the webhook reads a body only after the caller is authenticated, within one deadline

@@ -1,4 +1,4 @@
-"""Settings for the ITSM project, driven by the environment (see README, "Configuration").
+"""Settings for the ITSM project, driven by the environment (docs/operations.md, Configuration).
 
 A local `.env` file (written by `make run`) is read when present; variables set in the
 environment win over it. `ITSM_DOTENV_PATH` names another file, or none when empty (the
@@ -178,7 +178,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-# Production behind TLS (see README, "Running in production"): redirect plain HTTP and
+# Production behind TLS (see docs/operations.md, "Installing"): redirect plain HTTP and
 # send HSTS. Load balancers probe /healthz and /readyz over plain HTTP: never redirect
 # them (ProbeMiddleware answers them first; the exemption covers running without it).
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=False)
@@ -240,7 +240,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# The Secure Webhook (see README, "Configuration").
+# The Secure Webhook (see docs/operations.md, "Configuration").
 JWKS_REFETCH_COOLDOWN_SECONDS = env.int("JWKS_REFETCH_COOLDOWN_SECONDS", default=300)
 # Entra ID rotates keys with weeks of notice; a day-old key set is still good.
 JWKS_MAX_AGE_SECONDS = env.int("JWKS_MAX_AGE_SECONDS", default=24 * 3600)
