@@ -7,6 +7,7 @@ from cmdb.resource_ids import normalise_resource_id
 
 from .choices import IncidentState, Priority, Severity
 from .models import Incident, incident_pk_from_number
+from .selectors import incident_list_with_alert
 
 
 class IncidentFilterSet(django_filters.FilterSet):
@@ -19,6 +20,14 @@ class IncidentFilterSet(django_filters.FilterSet):
     )
     connection = django_filters.CharFilter(
         field_name="alerts__connection__slug", distinct=True, label="Connection slug"
+    )
+    # Case-insensitive, as on /api/alerts/.
+    alert_rule = django_filters.CharFilter(
+        method="filter_alert", label="Alert rule name of one of its alerts (case-insensitive)"
+    )
+    monitoring_service = django_filters.CharFilter(
+        method="filter_alert",
+        label="Monitoring service of one of its alerts, e.g. Platform (case-insensitive)",
     )
     opened_after = django_filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="gte")
     opened_before = django_filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="lt")
@@ -36,6 +45,11 @@ class IncidentFilterSet(django_filters.FilterSet):
         return queryset.filter(
             configuration_items__azure_resource_id=normalise_resource_id(value)
         ).distinct()
+
+    def filter_alert(
+        self, queryset: QuerySet[Incident], name: str, value: str
+    ) -> QuerySet[Incident]:
+        return incident_list_with_alert(queryset, **{f"{name}__iexact": value})
 
     def filter_search(
         self, queryset: QuerySet[Incident], name: str, value: str

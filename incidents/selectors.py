@@ -1,7 +1,10 @@
 """Reads of incidents for the API and the admin, with their eager loading."""
 
+from collections import Counter
+from datetime import datetime
+
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, Model, OuterRef, Prefetch, Q, QuerySet
 
 from cmdb.models import ConfigurationItem
 
@@ -85,6 +88,50 @@ def incident_alerts(*, incident: Incident) -> QuerySet:
             queryset=delivery_model.objects.defer("body").order_by("-received_at", "-pk"),
         )
     )
+
+
+def _alert_model() -> type[Model]:
+    # Reached through the reverse relation: incidents may not import integrations.
+    return Incident._meta.get_field("alerts").related_model
+
+
+def incident_list_with_alert(
+    queryset: QuerySet[Incident], **alert_lookups: str
+) -> QuerySet[Incident]:
+    """The incidents of `queryset` with at least one alert matching `alert_lookups`.
+
+    EXISTS rather than a join: an incident with many matching alerts is listed once,
+    without DISTINCT over the whole list.
+    """
+    alerts = _alert_model().objects.filter(incident=OuterRef("pk"), **alert_lookups)
+    return queryset.filter(Exists(alerts))
+
+
+ALERT_VALUE_FIELDS = ("alert_rule", "monitoring_service")
+
+
+def alert_values_in_use(*, since: datetime, limit: int) -> dict[str, list[str]]:
+    """The alert rules and monitoring services of the alerts created since `since`.
+
+    Per field, the `limit` values with the most alerts, in alphabetical order. One query
+    for both fields, over the recent alerts only (`created_at` is indexed), and bounded.
+    """
+    rows = (
+        _alert_model()
+        .objects.filter(created_at__gte=since)
+        .values_list(*ALERT_VALUE_FIELDS)
+        .annotate(uses=Count("pk"))
+        .order_by("-uses")[: limit * 10]
+    )
+    uses: dict[str, Counter[str]] = {field: Counter() for field in ALERT_VALUE_FIELDS}
+    for *values, count in rows:
+        for field, value in zip(ALERT_VALUE_FIELDS, values, strict=True):
+            if value:
+                uses[field][value] += count
+    return {
+        field: sorted((value for value, _ in counter.most_common(limit)), key=str.casefold)
+        for field, counter in uses.items()
+    }
 
 
 def assignee_list(*, including: int | None = None) -> QuerySet:

@@ -1,18 +1,20 @@
-"""The incident list's filters: open incidents by default, and the ones the dashboard links to."""
+"""The incident list's filters: open by default, alert rule and service, the dashboard's links."""
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from cmdb.models import ConfigurationItem
 from core.admin_filters import WithinFilter
 
 from ..choices import OPEN_STATES, IncidentState
-from ..models import Incident
+from ..selectors import alert_values_in_use, incident_list_with_alert
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -106,21 +108,47 @@ class ConfigurationItemFilter(admin.SimpleListFilter):
         return queryset.filter(configuration_items=value)
 
 
-class AlertRuleFilter(admin.SimpleListFilter):
-    """The incidents of one alert rule (linked from the dashboard); shown only while in use."""
+# The alert filters offer the values most used by the alerts of the last 30 days (a bounded
+# query), and take any other value from the URL (the dashboard's links, a value typed there).
+ALERT_VALUES_WINDOW = timedelta(days=30)
+ALERT_VALUES_SHOWN = 50
 
-    title = "alert rule"
-    parameter_name = "alert_rule"
+
+def _alert_values(request: HttpRequest) -> dict[str, list[str]]:
+    # Both alert filters share one query per page.
+    if not hasattr(request, "_console_alert_values"):
+        request._console_alert_values = alert_values_in_use(  # type: ignore[attr-defined]
+            since=timezone.now() - ALERT_VALUES_WINDOW, limit=ALERT_VALUES_SHOWN
+        )
+    return request._console_alert_values  # type: ignore[attr-defined]
+
+
+class AlertValueFilter(admin.SimpleListFilter):
+    """Incidents with an alert whose `field` is the value (exactly)."""
+
+    field: str
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        values = list(_alert_values(request)[self.field])
         value = self.value()
-        return [(value, value)] if value else []
+        if value and value not in values:
+            values.append(value)
+        return [(value, value) for value in values]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()
         if not value:
             return queryset
-        # A subquery: an incident with several alerts of the rule is listed once.
-        return queryset.filter(
-            pk__in=Incident.objects.filter(alerts__alert_rule=value).values("pk")
-        )
+        return incident_list_with_alert(queryset, **{self.field: value})
+
+
+class AlertRuleFilter(AlertValueFilter):
+    title = "alert rule"
+    parameter_name = "alert_rule"
+    field = "alert_rule"
+
+
+class MonitoringServiceFilter(AlertValueFilter):
+    title = "monitoring service"
+    parameter_name = "monitoring_service"
+    field = "monitoring_service"

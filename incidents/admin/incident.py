@@ -36,6 +36,7 @@ from .filters import (
     AlertRuleFilter,
     AssigneeFilter,
     ConfigurationItemFilter,
+    MonitoringServiceFilter,
     OpenedFilter,
     ResolvedFilter,
     StateFilter,
@@ -82,6 +83,7 @@ class IncidentAdmin(admin.ModelAdmin):
         OpenedFilter,
         ResolvedFilter,
         ConfigurationItemFilter,
+        MonitoringServiceFilter,
         AlertRuleFilter,
     ]
     search_fields = [
