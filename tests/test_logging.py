@@ -5,9 +5,7 @@ from typing import Any
 import pytest
 
 from core.logging import RequestIdFilter, SingleLineFormatter, request_id
-from tests.conftest import make_token, with_essentials
-
-STATIC = "azure/platform-metric-static-threshold-fired.json"
+from tests.helpers import STATIC, make_token, with_essentials
 
 
 @pytest.mark.django_db

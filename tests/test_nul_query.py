@@ -13,8 +13,8 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
 
-from tests.admin.conftest import signed_in
 from tests.factories import IncidentFactory, UserFactory
+from tests.helpers import signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
 
 
 def test_healthz_answers_without_the_database(client: Client) -> None:

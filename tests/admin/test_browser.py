@@ -23,8 +23,8 @@ from pytest_django.live_server_helper import LiveServer
 
 from incidents.models import Incident
 from integrations.models import Connection, Delivery
-from tests.conftest import FakeKeySet, load_fixture, make_token
 from tests.factories import UserFactory
+from tests.helpers import FakeKeySet, load_fixture, make_token
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from cmdb.models import ConfigurationItem
 from incidents.services import incident_resolve
-from tests.admin.conftest import Fire, count_queries, vm_id
 from tests.factories import ConfigurationItemFactory
+from tests.helpers import Fire, count_queries, vm_id
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.models import Connection, Delivery
-from tests.admin.conftest import Fire, count_queries
-from tests.conftest import TENANT_ID, with_essentials
+from tests.helpers import TENANT_ID, Fire, count_queries, with_essentials
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from console.dashboard import Dashboard, dashboard_for
 from incidents.services import incident_resolve
 from integrations.models import Delivery
-from tests.admin.conftest import Fire, count_queries
+from tests.helpers import Fire, count_queries
 
 pytestmark = pytest.mark.django_db
 

@@ -11,14 +11,20 @@ from django.urls import reverse
 
 from incidents.models import Incident
 from integrations.models import Alert, Connection, Delivery
-from tests.admin.conftest import Fire, count_queries, errors_of, messages_of, signed_in
-from tests.conftest import with_essentials
 from tests.factories import UserFactory
+from tests.helpers import (
+    STATIC,
+    Fire,
+    count_queries,
+    errors_of,
+    messages_of,
+    signed_in,
+    with_essentials,
+)
 
 pytestmark = pytest.mark.django_db
 
 DELIVERIES = "/admin/integrations/delivery/"
-STATIC = "azure/platform-metric-static-threshold-fired.json"
 
 
 def page_url(delivery: Delivery) -> str:

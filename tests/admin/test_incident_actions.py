@@ -17,8 +17,8 @@ from incidents.services import (
     incident_resolve,
     incident_start,
 )
-from tests.admin.conftest import INCIDENTS, Fire, errors_of, messages_of, signed_in
 from tests.factories import AssignmentGroupFactory, IncidentFactory, UserFactory
+from tests.helpers import INCIDENTS, Fire, errors_of, messages_of, signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,8 @@ from django.utils import timezone
 from incidents.models import AssignmentGroup, Incident
 from incidents.services import incident_assign, incident_resolve
 from integrations.models import Connection
-from tests.admin.conftest import INCIDENTS, Fire, count_queries, vm_id
-from tests.conftest import TENANT_ID
 from tests.factories import AssignmentGroupFactory, UserFactory
+from tests.helpers import INCIDENTS, TENANT_ID, Fire, count_queries, vm_id
 
 pytestmark = pytest.mark.django_db
 

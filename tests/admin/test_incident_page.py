@@ -10,13 +10,10 @@ from django.utils import timezone
 from incidents.models import Incident
 from incidents.services import incident_add_work_note, incident_assign, incident_resolve
 from integrations.models import Delivery
-from tests.admin.conftest import Fire, alert_id
-from tests.conftest import with_essentials
 from tests.factories import AssignmentGroupFactory, IncidentFactory, UserFactory
+from tests.helpers import STATIC, Fire, alert_id, with_essentials
 
 pytestmark = pytest.mark.django_db
-
-STATIC = "azure/platform-metric-static-threshold-fired.json"
 
 
 def change_url(incident: Incident) -> str:

@@ -6,15 +6,15 @@ import pytest
 from rest_framework.test import APIClient
 
 from integrations.models import Alert
-from tests.api.conftest import (
+from tests.helpers import (
     BUDGET,
     RESOURCE_HEALTH,
     STATIC,
     assert_constant_queries,
     fire,
     results,
+    with_essentials,
 )
-from tests.conftest import with_essentials
 
 pytestmark = pytest.mark.django_db
 

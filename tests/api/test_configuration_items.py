@@ -8,7 +8,8 @@ from rest_framework.test import APIClient
 from cmdb.models import ConfigurationItem
 from incidents.models import Incident
 from incidents.services import incident_cancel
-from tests.api.conftest import (
+from tests.factories import ConfigurationItemFactory
+from tests.helpers import (
     LOG_V2,
     RESOURCE_HEALTH,
     STATIC,
@@ -17,11 +18,9 @@ from tests.api.conftest import (
     fire,
     results,
 )
-from tests.factories import ConfigurationItemFactory
+from tests.helpers import SUBSCRIPTION as SUB
 
 pytestmark = pytest.mark.django_db
-
-SUB = "aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e"
 
 
 def _names(response: Any) -> list[str]:

@@ -10,8 +10,7 @@ from rest_framework.test import APIClient
 
 from integrations.models import Connection
 from integrations.validators import ConnectionSpecSerializer
-from tests.api.conftest import STATIC, assert_constant_queries, fire, results
-from tests.conftest import TENANT_ID
+from tests.helpers import STATIC, TENANT_ID, assert_constant_queries, fire, results
 
 pytestmark = pytest.mark.django_db
 

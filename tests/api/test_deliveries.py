@@ -9,9 +9,15 @@ from rest_framework.test import APIClient
 
 from incidents.models import Incident
 from integrations.models import Alert, Delivery
-from tests.api.conftest import STATIC, assert_constant_queries, client_for, fire, results
-from tests.conftest import with_essentials
 from tests.factories import UserFactory
+from tests.helpers import (
+    STATIC,
+    assert_constant_queries,
+    client_for,
+    fire,
+    results,
+    with_essentials,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from pytest_django.live_server_helper import LiveServer
 from rest_framework.authtoken.models import Token
 
 from incidents.models import Incident
-from tests.api.conftest import RESOURCE_HEALTH, VM_ID, fire, make_user
+from tests.helpers import RESOURCE_HEALTH, VM_ID, fire, make_user
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 

@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,12 +15,9 @@ from core.api import exception_handler
 from core.views import server_error
 from incidents.api import views as incident_views
 from integrations.models import Alert, Delivery
-from tests.api.conftest import STATIC, client_as
-from tests.conftest import with_essentials
+from tests.helpers import ROOT, STATIC, client_as, with_essentials
 
 pytestmark = pytest.mark.django_db
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _assert_error(response: Any, status: int, code: str) -> dict:

@@ -10,8 +10,8 @@ from rest_framework.test import APIClient
 from incidents import services
 from incidents.api.views import IncidentViewSet
 from incidents.models import Incident, JournalEntry
-from tests.api.conftest import STATIC, fire
 from tests.factories import IncidentFactory
+from tests.helpers import STATIC, fire
 
 pytestmark = pytest.mark.django_db
 

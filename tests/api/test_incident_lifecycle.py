@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 from incidents import services
 from incidents.choices import IncidentState
 from incidents.models import Incident, JournalEntry
-from tests.api.conftest import STATIC, assert_constant_queries, client_for, fire, make_user
 from tests.factories import AssignmentGroupFactory, IncidentFactory
+from tests.helpers import STATIC, assert_constant_queries, client_for, fire, make_user
 
 pytestmark = pytest.mark.django_db
 

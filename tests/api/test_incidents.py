@@ -6,15 +6,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from incidents.models import Incident, JournalEntry
-from tests.api.conftest import (
-    LOG_V2,
-    RESOURCE_HEALTH,
-    VM_ID,
-    assert_constant_queries,
-    fire,
-    results,
-)
 from tests.factories import AssignmentGroupFactory, ConfigurationItemFactory, UserFactory
+from tests.helpers import LOG_V2, RESOURCE_HEALTH, VM_ID, assert_constant_queries, fire, results
 
 pytestmark = pytest.mark.django_db
 

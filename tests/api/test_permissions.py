@@ -1,6 +1,6 @@
 """Who may do what, for every operation of the API (the webhook has its own tests).
 
-Roles (tests/api/conftest.py): anonymous, nobody (signed in, no permission), viewer,
+Roles (tests.helpers.ROLES): anonymous, nobody (signed in, no permission), viewer,
 operator, staff (an operator who may use the console), superuser.
 """
 
@@ -13,8 +13,7 @@ from rest_framework.test import APIClient
 
 from cmdb.models import ConfigurationItem
 from integrations.models import Alert, Connection, Delivery
-from tests.api.conftest import ROLES, client_as
-from tests.conftest import TENANT_ID
+from tests.helpers import ROLES, TENANT_ID, client_as
 
 pytestmark = pytest.mark.django_db
 

@@ -25,9 +25,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.throttling import SimpleRateThrottle
 
 from integrations.models import Connection
-from tests.api.conftest import BUDGET, RESOURCE_HEALTH, STATIC, fire
-from tests.conftest import TENANT_ID
 from tests.factories import AssignmentGroupFactory, ConfigurationItemFactory
+from tests.helpers import BUDGET, RESOURCE_HEALTH, STATIC, TENANT_ID, fire
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 

@@ -10,8 +10,8 @@ from django.test import Client
 
 from cmdb.models import ConfigurationItem
 from integrations.models import Alert, Connection, Delivery
-from tests.api.conftest import client_for
 from tests.factories import UserFactory
+from tests.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from cmdb.resource_ids import (
     parse_resource_id,
     subscription_of,
 )
+from tests.helpers import SUBSCRIPTION as SUB
 
-SUB = "aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e"
 VM = (
     f"/subscriptions/{SUB}/resourceGroups/Test-RG/providers/Microsoft.Compute/virtualMachines/"
     + "Test-VM"

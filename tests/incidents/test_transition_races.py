@@ -25,15 +25,13 @@ from incidents.choices import IncidentState, JournalKind
 from incidents.models import Incident
 from integrations import services as ingest
 from integrations.models import Alert, Connection
-from tests.conftest import AlertPoster, is_postgres, with_essentials
 from tests.factories import UserFactory
+from tests.helpers import STATIC, TIMEOUT, AlertPoster, is_postgres, with_essentials
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 S = IncidentState
 ROUNDS = 8  # per operator action
-TIMEOUT = 30  # seconds; a broken barrier fails the test instead of hanging it
-STATIC = "azure/platform-metric-static-threshold-fired.json"
 OPERATOR_ACTS = {
     "cancel": lambda incident, user: services.incident_cancel(
         incident=incident, actor=user, reason="false alarm"

@@ -3,9 +3,7 @@ from typing import Any
 import pytest
 
 from integrations import devtokens, ratelimit
-from tests.conftest import make_token, with_essentials
-
-STATIC = "azure/platform-metric-static-threshold-fired.json"
+from tests.helpers import STATIC, make_token, with_essentials
 
 
 @pytest.fixture

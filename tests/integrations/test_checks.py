@@ -8,7 +8,7 @@ from django.db import OperationalError
 from pytest_django import Settings as SettingsWrapper
 
 from integrations.models import Connection
-from tests.conftest import TENANT_ID
+from tests.helpers import TENANT_ID
 
 
 def _ids(*, deploy: bool) -> list[str]:

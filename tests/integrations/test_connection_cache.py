@@ -10,9 +10,7 @@ from django.db import OperationalError
 
 from integrations import selectors, services, snapshot
 from integrations.models import Connection
-from tests.conftest import with_essentials
-
-STATIC = "azure/platform-metric-static-threshold-fired.json"
+from tests.helpers import STATIC, with_essentials
 
 
 @pytest.fixture

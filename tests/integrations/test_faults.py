@@ -19,9 +19,8 @@ from django.db import connection as db_connection
 
 from incidents.models import Incident
 from integrations.models import Alert, Delivery
-from tests.conftest import make_token, with_essentials
+from tests.helpers import STATIC, make_token, with_essentials
 
-STATIC = "azure/platform-metric-static-threshold-fired.json"
 STOP, START = os.environ.get("ITSM_TEST_PG_STOP"), os.environ.get("ITSM_TEST_PG_START")
 
 pytestmark = [

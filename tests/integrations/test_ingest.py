@@ -23,24 +23,23 @@ from integrations.choices import (
     MonitorCondition,
 )
 from integrations.models import Alert, Connection, Delivery
-from tests.conftest import (
+from tests.helpers import (
     AUDIENCE,
+    AZURE,
     CLIENT_ID,
-    FIXTURES,
+    LOG_V2,
+    STATIC,
     TENANT_ID,
     TEST_JWKS_URI,
     load_fixture,
     make_token,
     with_essentials,
 )
+from tests.helpers import SUBSCRIPTION as SUB
 
-AZURE = FIXTURES / "azure"
-STATIC = "azure/platform-metric-static-threshold-fired.json"
 STATIC_ESSENTIALS = load_fixture(STATIC)["data"]["essentials"]
 STATIC_TARGET = STATIC_ESSENTIALS["alertTargetIDs"][0]
-LOG_V2 = "azure/log-alerts-v2-fired.json"
 RESOLVED_FIRST = "azure/platform-metric-resolved.json"
-SUB = "aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e"
 NUMBER = re.compile(r"^INC\d{7}$")
 VM_CLASS = "microsoft.compute/virtualmachines"
 VM_TYPE = "Microsoft.Compute/virtualMachines"

@@ -11,15 +11,13 @@ import pytest
 
 from integrations.parsing import AlertParseError, ParsedAlert, parse_alert
 from integrations.summaries import incident_description, incident_title, portal_url
-from tests.conftest import FIXTURES, load_fixture, with_essentials
+from tests.helpers import ALERTS_MANAGEMENT, AZURE, FIXTURES, STATIC, load_fixture, with_essentials
 
-AZURE = FIXTURES / "azure"
 COMPLETE_SAMPLES = sorted(p for p in AZURE.glob("*.json") if not p.name.startswith("legacy-")) + [
     AZURE / "third-party" / "prometheus-fired.json"
 ]
 LEGACY_SAMPLES = sorted(AZURE.glob("legacy-*.json"))
 
-STATIC = "azure/platform-metric-static-threshold-fired.json"
 ACTIVITY = "azure/activity-log-administrative-fired.json"
 ESSENTIALS_ONLY = "azure/alertcontext-fragments/essentials-platform-fired.json"
 
@@ -487,11 +485,6 @@ def test_parse_alert_refuses_context_that_is_not_an_object(part: str) -> None:
 # --- only what the database can store -------------------------------------------------------
 # PostgreSQL refuses lone surrogates in text, indexes rows of at most ~2700 bytes, and
 # stores years 1..9999 (Python's datetime); every value is bounded or refused here.
-
-ALERTS_MANAGEMENT = (
-    "/subscriptions/aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e/providers/"
-    "Microsoft.AlertsManagement/alerts/"
-)
 
 
 def _with_text_in_context(raw_value: str) -> bytes:

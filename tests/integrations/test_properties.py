@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from incidents.models import Incident
 from integrations.choices import DeliveryOutcome
 from integrations.models import Alert, Delivery
-from tests.conftest import FIXTURES, load_fixture, make_token
+from tests.helpers import ALERTS_MANAGEMENT, FIXTURES, load_fixture, make_token
 
 STATIC = load_fixture("azure/platform-metric-static-threshold-fired.json")
 PROPERTY_SETTINGS = settings(
@@ -116,10 +116,6 @@ SAMPLES = [
     for path in sorted((FIXTURES / "azure").glob("*.json"))
     if not path.name.startswith("legacy-")
 ] + [load_fixture("azure/third-party/prometheus-fired.json")]
-ALERTS_MANAGEMENT = (
-    "/subscriptions/aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e/providers/"
-    "Microsoft.AlertsManagement/alerts/"
-)
 # JSON text that no Python value serialises to: it is spliced into the body as sent.
 RAW_JSON = [
     "9" * 5000,

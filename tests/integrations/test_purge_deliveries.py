@@ -8,11 +8,9 @@ from django.utils import timezone
 
 from incidents.models import Incident
 from integrations.models import Alert, Connection, Delivery
-from tests.conftest import with_essentials
+from tests.helpers import STATIC, with_essentials
 
 pytestmark = pytest.mark.django_db
-
-STATIC = "azure/platform-metric-static-threshold-fired.json"
 
 
 def _purge(*args: str) -> str:

@@ -19,13 +19,11 @@ from rest_framework.test import APIClient
 from incidents.models import Incident
 from integrations import services
 from integrations.models import Alert, Connection, Delivery
-from tests.conftest import is_postgres, load_fixture, make_token
+from tests.helpers import STATIC, TIMEOUT, is_postgres, load_fixture, make_token
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 THREADS = 10
-TIMEOUT = 30  # seconds; a broken barrier fails the test instead of hanging it
-STATIC = "azure/platform-metric-static-threshold-fired.json"
 
 
 @pytest.fixture

@@ -9,12 +9,10 @@ from core.exceptions import ApplicationError
 from incidents.models import Incident
 from integrations.models import Alert, Connection, Delivery
 from integrations.services import connection_delete, delivery_replay
-from tests.conftest import load_fixture, with_essentials
 from tests.factories import UserFactory
+from tests.helpers import STATIC, load_fixture, with_essentials
 
 pytestmark = pytest.mark.django_db
-
-STATIC = "azure/platform-metric-static-threshold-fired.json"
 
 
 def test_delivery_replay_is_idempotent_and_journaled(

@@ -14,9 +14,7 @@ from django.db import OperationalError
 from incidents.models import Incident
 from integrations import selectors, services, spool
 from integrations.models import Alert, Connection, Delivery
-from tests.conftest import with_essentials
-
-STATIC = "azure/platform-metric-static-threshold-fired.json"
+from tests.helpers import STATIC, with_essentials
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ import pytest
 
 from integrations import tokens
 from integrations.models import Connection
-from tests.conftest import make_token, with_essentials
-
-STATIC = "azure/platform-metric-static-threshold-fired.json"
+from tests.helpers import STATIC, make_token, with_essentials
 
 
 def _alert(n: int) -> dict:

@@ -1,6 +1,6 @@
 """Entra ID bearer tokens on the real webhook: every way a token can be wrong, and the key set.
 
-Tokens are signed like Entra ID signs them (tests/conftest.py); the tenant's key set is a
+Tokens are signed like Entra ID signs them (tests/helpers.py); the tenant's key set is a
 FakeKeySet that counts fetches. Time in the key-set cache is a fake monotonic clock, so
 cooldowns are tested without sleeping.
 """
@@ -23,21 +23,21 @@ from incidents.models import Incident, JournalEntry
 from integrations import devtokens, jwks
 from integrations.choices import AZURE_MONITOR_ACTION_GROUP_APP_ID, DeliveryOutcome
 from integrations.models import Alert, Connection, Delivery
-from tests.conftest import (
+from tests.helpers import (
     AUDIENCE,
     CLIENT_ID,
+    STATIC,
     TENANT_ID,
     FakeKeySet,
     load_fixture,
     make_token,
     with_essentials,
 )
+from tests.helpers import SUBSCRIPTION as SAMPLE_SUBSCRIPTION
 
-STATIC = "azure/platform-metric-static-threshold-fired.json"
 SECOND = "azure/activity-log-administrative-fired.json"  # another alertId
 OTHER_TENANT = "11111111-2222-3333-4444-555555555555"
 OTHER_APP = "99999999-8888-7777-6666-555555555555"
-SAMPLE_SUBSCRIPTION = "aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e"
 
 
 class FakeClock:

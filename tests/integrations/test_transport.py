@@ -16,17 +16,15 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from integrations import devtokens
-from tests.conftest import AUDIENCE, FIXTURES, TENANT_ID, make_token
+from tests.helpers import AUDIENCE, FIXTURES, ROOT, TENANT_ID, make_token
 
 pytestmark = pytest.mark.live
 
-ROOT = Path(__file__).resolve().parents[2]
 BODY = (FIXTURES / "azure/platform-metric-static-threshold-fired.json").read_bytes()
 WORKERS = 2
 

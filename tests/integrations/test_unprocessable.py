@@ -12,9 +12,7 @@ from django.db import OperationalError
 from incidents.models import Incident
 from integrations import services, spool
 from integrations.models import Alert, Connection, Delivery
-from tests.conftest import is_postgres, with_essentials
-
-STATIC = "azure/platform-metric-static-threshold-fired.json"
+from tests.helpers import STATIC, is_postgres, with_essentials
 
 
 @pytest.fixture

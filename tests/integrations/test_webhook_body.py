@@ -13,9 +13,8 @@ from incidents.models import Incident, JournalEntry
 from integrations.choices import DeliveryOutcome
 from integrations.models import Alert, Connection, Delivery
 from integrations.parsing import ENABLE_COMMON_SCHEMA
-from tests.conftest import FIXTURES, load_fixture, with_essentials
+from tests.helpers import FIXTURES, STATIC, load_fixture, with_essentials
 
-STATIC = "azure/platform-metric-static-threshold-fired.json"
 STATIC_BYTES = (FIXTURES / STATIC).read_bytes()
 ALERTS_MANAGEMENT = "/subscriptions/s/providers/Microsoft.AlertsManagement/alerts/"
 

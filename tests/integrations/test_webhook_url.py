@@ -5,9 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import load_fixture, make_token
-
-STATIC = "azure/platform-metric-static-threshold-fired.json"
+from tests.helpers import STATIC, load_fixture, make_token
 
 
 def _post(post_alert: Any, path: str, body: str) -> Any:

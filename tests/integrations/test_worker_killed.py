@@ -14,9 +14,7 @@ from django.db import connection as db_connection
 
 from incidents.models import Incident, JournalEntry
 from integrations.models import Alert, Delivery
-
-STATIC = "azure/platform-metric-static-threshold-fired.json"
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT, STATIC
 
 # Runs the real ingest in another process, stopping inside the transaction (after the
 # incident is written, before the alert and the delivery) until it is killed.
