@@ -103,6 +103,10 @@ class Alert(TimeStampedModel):
     fired_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     portal_url = models.URLField(max_length=2000, blank=True, default="")
+    # What crossed which threshold, the health state or the stage, in one line, computed
+    # at ingest (`headlines.condition_line`) so the incident page reads it from the row.
+    # db_default: an INSERT that does not name the column (written by hand) still works.
+    condition = models.CharField(max_length=500, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -29,7 +29,7 @@ from . import spool
 from .choices import AZURE_MONITOR_ACTOR, DeliveryOutcome, MonitorCondition
 from .models import Alert, Connection, Delivery
 from .parsing import AlertParseError, ParsedAlert, parse_alert
-from .summaries import incident_description, incident_title, portal_url
+from .summaries import condition_line, incident_description, incident_title, portal_url
 from .tokens import AzurePrincipal
 
 logger = logging.getLogger(__name__)
@@ -443,6 +443,7 @@ _ALERT_COLUMNS = (
     "fired_at",
     "resolved_at",
     "portal_url",
+    "condition",
     "created_at",
     "updated_at",
 )
@@ -505,6 +506,7 @@ def _alert_create(
         fired_at=alert.fired_at,
         resolved_at=(alert.resolved_at or received_at) if alert.is_resolved else None,
         portal_url=portal_url(alert),
+        condition=condition_line(alert),
         created_at=received_at,
         updated_at=received_at,
     )

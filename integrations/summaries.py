@@ -10,6 +10,8 @@ from typing import Any
 
 from cmdb.resource_ids import parse_resource_id
 
+from .headlines import condition_line as condition_line
+from .headlines import headline
 from .parsing import ParsedAlert, alert_portal_url
 
 TITLE_LENGTH = 255
@@ -217,7 +219,14 @@ def context_lines(alert: ParsedAlert) -> list[str]:
 
 
 def incident_title(alert: ParsedAlert) -> str:
-    """One line: the rule (or service and description) and the resource."""
+    """One line saying what is wrong and where (`headlines`), within 255 characters.
+
+    When the monitoring service's fields are missing: the rule (or the monitoring service
+    and description, as for a budget without `AlertData`) and the resource.
+    """
+    title = headline(alert)
+    if title:
+        return title
     head = alert.alert_rule or " – ".join(
         part for part in (alert.monitoring_service, alert.description) if part
     )

@@ -159,7 +159,7 @@ def test_operator_finds_takes_and_resolves_the_incident_azure_opened(
         page.press("#searchbar", "Enter")
         row = page.locator("#result_list tbody tr")
         expect(row).to_have_count(1)
-        expect(row).to_contain_text("test-metricAlertRule on test-storageAccount")
+        expect(row).to_contain_text("Transactions 100 > 0 on test-storageAccount")
         expect(row.locator(".badge.condition-fired")).to_have_text("Fired")
         screenshot(page, "02-incident-list")
 

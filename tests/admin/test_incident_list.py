@@ -30,7 +30,7 @@ def test_incident_list_shows_what_an_operator_needs(
     page = operator_client.get(INCIDENTS).content.decode()
 
     assert incident.number in page
-    assert "test-metricAlertRule on vm-web-1 (+1)" in page  # the title
+    assert "Transactions 100 &gt; 0 on vm-web-1 (+1)" in page  # the title
     assert '<span class="badge state-new">New</span>' in page
     assert '<span class="badge priority-2">2 - High</span>' in page
     assert "Sev1" in page

@@ -681,10 +681,10 @@ def summary(payload: dict[str, Any]) -> tuple[str, str]:
     return incident_title(alert), incident_description(alert)
 
 
-def test_incident_title_names_rule_and_resource_of_metric_alert() -> None:
+def test_incident_title_names_metric_value_threshold_and_resource() -> None:
     title, description = summary(load_fixture(STATIC))
 
-    assert title == "test-metricAlertRule on test-storageAccount"
+    assert title == "Transactions 100 > 0 on test-storageAccount"
     assert description.startswith("Alertruledescription\n\nAlert rule: test-metricAlertRule\n")
     assert "Severity: Sev4" in description
     assert "Fired at: 2025-04-15T18:17:12.851000+00:00" in description
@@ -723,7 +723,7 @@ def test_incident_description_names_availability_test() -> None:
 def test_incident_description_shows_log_alert_v2_query() -> None:
     title, description = summary(load_fixture("azure/log-alerts-v2-fired.json"))
 
-    assert title == "test-logAlertRule-v2 on test-logAnalyticsWorkspace"
+    assert title == "test-logAlertRule-v2: Count 3 > 0 on test-logAnalyticsWorkspace"
     assert "Monitoring service: Log Alerts V2" in description
     assert "Query Heartbeat — Count GreaterThan 0, value 3.0 over PT1H" in description
     assert "Dimensions: Computer=test-computer" in description
@@ -736,7 +736,7 @@ def test_incident_description_shows_log_analytics_v1_result() -> None:
         load_fixture("azure/log-analytics-v1-number-of-results-fired.json")
     )
 
-    assert title == "test-logAlertRule-v1-numResults on test-logAnalyticsWorkspace"
+    assert title == "test-logAlertRule-v1-numResults: results 1 > 0 on test-logAnalyticsWorkspace"
     assert "Query: Heartbeat" in description
     assert "Number of results: 1 results (Greater Than 0)" in description
 
@@ -766,7 +766,7 @@ def test_incident_description_shows_simple_log_alert() -> None:
 def test_incident_description_names_activity_log_operation_and_caller() -> None:
     title, description = summary(load_fixture(ACTIVITY))
 
-    assert title == "test-activityLogAlertRule on test-VM"
+    assert title == "Microsoft.Compute/virtualMachines/restart Succeeded on test-VM"
     assert "Monitoring service: Activity Log - Administrative" in description
     assert "Signal type: Activity Log" in description
     assert "Operation: Microsoft.Compute/virtualMachines/restart/action (Succeeded)" in description
@@ -777,7 +777,7 @@ def test_incident_description_names_activity_log_operation_and_caller() -> None:
 def test_incident_description_reads_service_health_event() -> None:
     title, description = summary(load_fixture("azure/service-health-fired.json"))
 
-    assert title == "test-ServiceHealthAlertRule on aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e"
+    assert title == "AzureServiceName, Global: TestActionGroup-TestServiceHealthAlert"
     assert "Event: TestActionGroup-TestServiceHealthAlert" in description
     assert "Tracking ID: TEST-TTT" in description
     assert "Region: Global" in description
@@ -806,7 +806,7 @@ def test_incident_description_reads_service_health_numeric_enums() -> None:
 def test_incident_description_reads_resource_health_change() -> None:
     title, description = summary(load_fixture("azure/resource-health-fired.json"))
 
-    assert title == "test-ResourceHealthAlertRule on test-VM"
+    assert title == "test-VM Unavailable (user initiated)"
     assert "Health: Unavailable" in description
     assert "Previous health: Available" in description
     assert "Cause: UserInitiated" in description
@@ -815,7 +815,9 @@ def test_incident_description_reads_resource_health_change() -> None:
 def test_incident_description_reads_smart_detector_finding() -> None:
     title, description = summary(load_fixture("azure/smart-detector-fired.json"))
 
-    assert title == "test-SmartAlertRule on test-applicationInsights"
+    assert (
+        title == "Dependency Performance Degradation Detector: 0.45 sec on test-applicationInsights"
+    )
     assert "Detector: Dependency Performance Degradation Detector" in description
     assert "Detected value: 0.45 sec" in description
     assert "Normal value: 0.27 sec (over the last 7 days)" in description
@@ -824,9 +826,7 @@ def test_incident_description_reads_smart_detector_finding() -> None:
 def test_incident_description_reads_prometheus_expression_and_labels() -> None:
     title, description = summary(load_fixture("azure/third-party/prometheus-fired.json"))
 
-    assert title == (
-        "RecommendedCIAlerts-aks0001/Average node CPU utilization is greater than 80% on prom007"
-    )
+    assert title == "Average node CPU utilization is greater than 80%: 12.7m on aks0001"
     assert "Expression: ( (1 - rate(node_cpu_seconds_total" in description
     assert "Value: 12.7m" in description
     assert "cluster=aks0001" in description
@@ -847,27 +847,35 @@ def test_incident_description_reads_prometheus_fragment_annotations() -> None:
         "azure/budget-costalerts-test-delivery-confirmation.json",
     ],
 )
-def test_incident_title_of_budget_falls_back_to_service_and_description(name: str) -> None:
+def test_incident_title_of_budget_names_budget_and_spend(name: str) -> None:
     essentials = load_fixture(name)["data"]["essentials"]
 
     title, description = summary(load_fixture(name))
 
     assert essentials["alertRule"] is None
-    assert title == f"CostAlerts – {essentials['description']}"[:255]
+    assert title.startswith("Budget Test_")
+    assert title.endswith(" of 50.00 USD")
     assert "Alert rule:" not in description
     assert "Monitoring service: CostAlerts" in description
     assert "Configuration items: budgets" in description
     assert "Budget amount: $50.00" in description
 
 
-def test_incident_title_without_rule_or_description_names_service() -> None:
-    name = "azure/budget-costalerts-actual-fired.json"
+def test_incident_title_of_budget_without_figures_falls_back_to_service_and_description() -> None:
+    payload = load_fixture("azure/budget-costalerts-actual-fired.json")
+    payload["data"]["alertContext"] = None
+    essentials = payload["data"]["essentials"]
 
-    assert summary(with_essentials(name, description=None))[0] == "CostAlerts"
-    assert (
-        summary(with_essentials(name, description=None, monitoringService=None))[0]
-        == "Azure Monitor alert"
-    )
+    assert summary(payload)[0] == f"CostAlerts – {essentials['description']}"[:255]
+
+
+def test_incident_title_without_rule_or_description_names_service() -> None:
+    payload = with_essentials("azure/budget-costalerts-actual-fired.json", description=None)
+    payload["data"]["alertContext"] = None
+
+    assert summary(payload)[0] == "CostAlerts"
+    payload["data"]["essentials"]["monitoringService"] = None
+    assert summary(payload)[0] == "Azure Monitor alert"
 
 
 def test_incident_title_counts_further_targets() -> None:
@@ -876,18 +884,24 @@ def test_incident_title_counts_further_targets() -> None:
 
     title, description = summary(with_essentials(STATIC, alertTargetIDs=[target, *others]))
 
-    assert title == "test-metricAlertRule on test-storageAccount (+3)"
+    assert title == "Transactions 100 > 0 on test-storageAccount (+3)"
     assert description.count("Resource: ") == 4
 
 
 def test_incident_title_does_not_repeat_resource_named_in_rule() -> None:
     title, _ = summary(load_fixture("azure/platform-availability-test-fired.json"))
 
-    assert title == "test-availabilityTest-test-applicationInsights"
+    assert title == (
+        "Availability test test-availabilityTest-test-applicationInsights "
+        "failing in 5 locations (> 2)"
+    )
 
 
 def test_incident_title_fits_in_one_line_of_255_characters() -> None:
-    title, _ = summary(with_essentials(STATIC, alertRule="CPU\nhigh\r\n  " + "x" * 480))
+    payload = with_essentials(STATIC, alertRule="CPU\nhigh\r\n  " + "x" * 480)
+    payload["data"]["alertContext"] = None  # the rule's own name: the fallback title
+
+    title, _ = summary(payload)
 
     assert len(title) <= 255
     assert "\n" not in title
