@@ -13,15 +13,22 @@ TESTS = Path(__file__).resolve().parent
 CONSTANT = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
-def _modules(root: Path) -> list[Path]:
-    return sorted(root.rglob("*.py"))
+def _modules(root: Path) -> list[tuple[Path, ast.Module]]:
+    """Every module under `root`, parsed (one deleted while this runs is skipped)."""
+    modules = []
+    for path in sorted(root.rglob("*.py")):
+        try:
+            modules.append((path, ast.parse(path.read_text(), str(path))))
+        except FileNotFoundError:
+            continue
+    return modules
 
 
 def conftest_imports(root: Path) -> list[str]:
     """Every `import`/`from ... import` of a conftest module under `root`, as "file:line"."""
     found = []
-    for path in _modules(root):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for path, module in _modules(root):
+        for node in ast.walk(module):
             if isinstance(node, ast.ImportFrom):
                 modules = [node.module or ""]
             elif isinstance(node, ast.Import):
@@ -39,8 +46,8 @@ def repeated_constants(root: Path) -> dict[str, list[str]]:
     An alias of another name (`S = IncidentState`) is shorthand, not a constant: skipped.
     """
     where = defaultdict(list)
-    for path in _modules(root):
-        for node in ast.parse(path.read_text(), str(path)).body:
+    for path, module in _modules(root):
+        for node in module.body:
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 target, value = node.targets[0], node.value
             elif isinstance(node, ast.AnnAssign) and node.value is not None:

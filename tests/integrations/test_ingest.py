@@ -28,6 +28,7 @@ from tests.helpers import (
     AZURE,
     CLIENT_ID,
     LOG_V2,
+    RESOLVED_FIRST,
     STATIC,
     TENANT_ID,
     TEST_JWKS_URI,
@@ -39,7 +40,6 @@ from tests.helpers import SUBSCRIPTION as SUB
 
 STATIC_ESSENTIALS = load_fixture(STATIC)["data"]["essentials"]
 STATIC_TARGET = STATIC_ESSENTIALS["alertTargetIDs"][0]
-RESOLVED_FIRST = "azure/platform-metric-resolved.json"
 NUMBER = re.compile(r"^INC\d{7}$")
 VM_CLASS = "microsoft.compute/virtualmachines"
 VM_TYPE = "Microsoft.Compute/virtualMachines"

@@ -11,7 +11,15 @@ import pytest
 
 from integrations.parsing import AlertParseError, ParsedAlert, parse_alert
 from integrations.summaries import incident_description, incident_title, portal_url
-from tests.helpers import ALERTS_MANAGEMENT, AZURE, FIXTURES, STATIC, load_fixture, with_essentials
+from tests.helpers import (
+    ALERTS_MANAGEMENT,
+    AZURE,
+    ESSENTIALS_ONLY,
+    FIXTURES,
+    STATIC,
+    load_fixture,
+    with_essentials,
+)
 
 COMPLETE_SAMPLES = sorted(p for p in AZURE.glob("*.json") if not p.name.startswith("legacy-")) + [
     AZURE / "third-party" / "prometheus-fired.json"
@@ -19,7 +27,6 @@ COMPLETE_SAMPLES = sorted(p for p in AZURE.glob("*.json") if not p.name.startswi
 LEGACY_SAMPLES = sorted(AZURE.glob("legacy-*.json"))
 
 ACTIVITY = "azure/activity-log-administrative-fired.json"
-ESSENTIALS_ONLY = "azure/alertcontext-fragments/essentials-platform-fired.json"
 
 
 def _name(path: Path) -> str:
