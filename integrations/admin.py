@@ -28,6 +28,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from core.admin_filters import WithinFilter
+from core.display import datetime_display
 from core.exceptions import ApplicationError
 
 from .choices import DeliveryOutcome
@@ -240,7 +241,7 @@ class AlertAdmin(admin.ModelAdmin):
             (
                 (
                     reverse("admin:integrations_delivery_change", args=[d.pk]),
-                    f"{d.received_at:%Y-%m-%d %H:%M:%S}",
+                    datetime_display(d.received_at),
                     d.get_outcome_display(),
                     d.status_code,
                 )

@@ -2,6 +2,7 @@
 
 from django.db import models
 
+from core.display import datetime_display
 from core.models import TimeStampedModel
 
 from .choices import (
@@ -172,7 +173,7 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.connection_id} {self.outcome}"
+        return f"{datetime_display(self.received_at)} {self.connection_id} {self.outcome}"
 
     @property
     def body_text(self) -> str:

@@ -18,6 +18,7 @@ from rest_framework.exceptions import APIException
 
 from cmdb.services import ci_unique_by_names, ci_upsert_for_resources
 from core.database import database_unavailable
+from core.display import datetime_display
 from core.exceptions import ApplicationError, StateChanged
 from incidents.choices import IncidentState, JournalKind, ResolutionCode
 from incidents.models import Incident
@@ -554,7 +555,7 @@ def _incident_resolve_by_azure(*, incident: Incident, resolved_at: datetime) -> 
                 actor=AZURE_MONITOR_ACTOR,
                 resolution_code=ResolutionCode.RESOLVED_BY_SOURCE,
                 resolution_notes="Azure Monitor reported the alert resolved at "
-                f"{resolved_at.isoformat()}.",
+                f"{datetime_display(resolved_at)}.",
                 resolved_at=resolved_at,
             )
         except StateChanged:
@@ -742,7 +743,7 @@ def delivery_replay(*, delivery: Delivery, actor: AbstractBaseUser) -> WebhookAn
         incident=incident,
         actor=actor,
         kind=JournalKind.SOURCE_UPDATE,
-        message=f"Replayed delivery {delivery.pk} ({delivery.received_at:%Y-%m-%d %H:%M:%S} UTC): "
+        message=f"Replayed delivery {delivery.pk} ({datetime_display(delivery.received_at)}): "
         f"{answer.body['status']}.",
     )
     return answer

@@ -21,6 +21,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from core.display import datetime_display
 from core.exceptions import ApplicationError
 
 from ..forms import IncidentChangeForm, WorkNoteForm
@@ -51,7 +52,7 @@ def _badge(kind: str, value: object, label: str) -> str:
 def _ago(value: Any) -> str:
     return format_html(
         '<span title="{}">{} ago</span>',
-        value.strftime("%Y-%m-%d %H:%M UTC"),
+        datetime_display(value),
         timesince(value, depth=1),
     )
 
@@ -189,7 +190,12 @@ class IncidentAdmin(admin.ModelAdmin):
 
     @admin.display(description="Opened", ordering="opened_at")
     def opened(self, obj: Incident) -> str:
-        return _ago(obj.opened_at)
+        # When, in the console's one format, then how long ago: what an operator weighs first.
+        return format_html(
+            '{}<span class="age">{} ago</span>',
+            datetime_display(obj.opened_at),
+            timesince(obj.opened_at, depth=1),
+        )
 
     @admin.display(description="Azure condition")
     def azure_condition(self, obj: Incident) -> str | None:
