@@ -27,7 +27,11 @@ demo: $(VENV)/.runtime .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py prepare_demo
 
+# The job worker runs beside the web server and stops with it (on SQLite it says jobs
+# run inside the web process and exits).
 run: demo
+	@$(PY) manage.py run_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 lint: $(VENV)/.dev

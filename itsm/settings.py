@@ -130,6 +130,12 @@ else:
         "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
     )
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The job engine keeps its queue in PostgreSQL (its migrations are PostgreSQL SQL);
+    # on SQLite, core.jobs runs the same jobs in the web process instead.
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("core"), "procrastinate.contrib.django")
+    PROCRASTINATE_ON_APP_READY = "core.jobs.on_app_ready"
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -258,6 +264,8 @@ SPOOL_MAX_BYTES = env.int("SPOOL_MAX_BYTES", default=512 * 1024 * 1024)
 SPOOL_DRAIN_INTERVAL_SECONDS = env.float("SPOOL_DRAIN_INTERVAL_SECONDS", default=5.0)
 # `manage.py purge_deliveries` keeps this many days of raw deliveries by default.
 DELIVERY_RETENTION_DAYS = env.int("DELIVERY_RETENTION_DAYS", default=90)
+# Whether the job worker purges them daily (at 03:17 UTC), as the command would.
+DELIVERY_PURGE_DAILY = env.bool("DELIVERY_PURGE_DAILY", default=False)
 # Failed webhook authentications allowed per client address and minute (then 429); 0: off.
 WEBHOOK_AUTH_FAILURES_PER_MINUTE = env.int("WEBHOOK_AUTH_FAILURES_PER_MINUTE", default=60)
 # How long a process may use a connection's settings before reading them again.
@@ -266,6 +274,16 @@ CONNECTION_CACHE_SECONDS = env.float("CONNECTION_CACHE_SECONDS", default=15.0)
 DEV_SIGNING_KEY_PATH = Path(
     env.str("DEV_SIGNING_KEY_PATH", default=str(BASE_DIR / ".dev-signing-key.pem"))
 )
+
+# Background jobs (core.jobs, `manage.py run_worker`). A worker whose heartbeat is older
+# than this is taken as lost and its running jobs run again elsewhere.
+JOBS_STALLED_AFTER_SECONDS = env.float("JOBS_STALLED_AFTER_SECONDS", default=30.0)
+# On SIGTERM a worker waits this long for running jobs, then aborts them (retried later).
+JOBS_SHUTDOWN_TIMEOUT_SECONDS = env.float("JOBS_SHUTDOWN_TIMEOUT_SECONDS", default=30.0)
+# Fallback poll for due jobs (PostgreSQL also wakes workers with LISTEN/NOTIFY).
+JOBS_POLL_SECONDS = env.float("JOBS_POLL_SECONDS", default=5.0)
+# Finished jobs (succeeded or failed) are kept this long for inspection.
+JOBS_RETENTION_DAYS = env.int("JOBS_RETENTION_DAYS", default=14)
 
 LOGGING = {
     "version": 1,
@@ -291,5 +309,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # core.jobs logs each job's start and outcome; the engine's own lines are noise.
+        "procrastinate": {"level": "WARNING"},
     },
 }

@@ -1,0 +1,26 @@
+"""Background jobs of the integrations app (registered through core.jobs)."""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from core import jobs
+from integrations.services import delivery_purge
+
+logger = logging.getLogger(__name__)
+
+
+@jobs.periodic("17 3 * * *", name="integrations.purge_deliveries")
+def purge_deliveries(*, scheduled_at: datetime) -> None:
+    """Daily, when DELIVERY_PURGE_DAILY is on: purge deliveries past DELIVERY_RETENTION_DAYS."""
+    if not settings.DELIVERY_PURGE_DAILY:
+        return
+    days = settings.DELIVERY_RETENTION_DAYS
+    if days < 1:
+        logger.error("deliveries.purge_skipped reason=retention_below_one_day days=%s", days)
+        return
+    # From the due time, not the clock: a late or repeated run deletes the same rows.
+    before = scheduled_at - timedelta(days=days)
+    count = delivery_purge(before=before)
+    logger.info("deliveries.purged count=%s before=%s", count, before.isoformat())
