@@ -128,6 +128,70 @@ def test_environment_variables_finds_every_form() -> None:
     assert environment_variables(source) == {"ONE", "TWO", "THREE", "FOUR", "FIVE"}
 
 
+PACKAGES = ("itsm", "core", "cmdb", "incidents", "integrations", "console")
+
+
+def module_blocks(text: str) -> dict[str, str]:
+    """architecture.md's "Modules" section, cut into one block of text per package."""
+    section = text.split("\n## Modules\n", 1)[1].split("\n## ", 1)[0]
+    parts = re.split(rf"(?m)^`({'|'.join(PACKAGES)})/`", section)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def unlisted_modules(root: Path, text: str) -> list[str]:
+    """Our Python modules that the package's block in "Modules" does not name.
+
+    A module counts as named by its file name (`jobs.py`), a command by its name, and a
+    module in a sub-package (`api/views.py`) also by the sub-package (`api/`).
+    """
+    blocks = module_blocks(text)
+    missing = []
+    for package in PACKAGES:
+        block = blocks.get(package, "")
+        for path in sorted((root / package).rglob("*.py")):
+            parts = path.relative_to(root / package).parts
+            if path.name in ("__init__.py", "apps.py") or "migrations" in parts:
+                continue
+            if parts[:2] == ("management", "commands"):
+                names = [path.stem, path.name]
+            else:
+                names = [path.name, f"{parts[0]}/"] if len(parts) > 1 else [path.name]
+            if not any(f"`{name}" in block or f"/{name}`" in block for name in names):
+                missing.append(f"{package}/{'/'.join(parts)}")
+    return missing
+
+
+def vanished_modules(root: Path, text: str) -> list[str]:
+    """Files a package's block in "Modules" names (`x.py`) that the package no longer has."""
+    missing = []
+    for package, block in module_blocks(text).items():
+        for name in sorted(set(re.findall(r"`(?:[\w/]+/)?(\w+\.py)`", block))):
+            if not any((root / package).rglob(name)):
+                missing.append(f"{package}/{name}")
+    return missing
+
+
+def test_architecture_names_every_module() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    assert set(module_blocks(text)) == set(PACKAGES), "a package lost its block in Modules"
+    assert unlisted_modules(ROOT, text) == [], "say what it is for in architecture.md, Modules"
+    assert vanished_modules(ROOT, text) == [], "gone or moved: update architecture.md, Modules"
+
+
+def test_unlisted_modules_finds_a_module_missing_from_its_package(tmp_path: Path) -> None:
+    for name in ("core/models.py", "core/jobs.py", "core/api/views.py", "cmdb/x.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    (tmp_path / "core" / "management" / "commands").mkdir(parents=True)
+    (tmp_path / "core" / "management" / "commands" / "run_worker.py").write_text("")
+    text = (
+        "# A\n## Modules\n\n`core/`\n- `models.py`, `api/`, `run_worker`\n\n`cmdb/`\n- `jobs.py`\n"
+    )
+
+    assert unlisted_modules(tmp_path, text) == ["core/jobs.py", "cmdb/x.py"]
+    assert vanished_modules(tmp_path, text) == ["cmdb/jobs.py"]
+
+
 @pytest.mark.parametrize("page", doc_pages(ROOT), ids=lambda p: str(p.relative_to(ROOT)))
 def test_doc_page_links_resolve_inside_the_repository(page: Path) -> None:
     assert page.exists(), f"{page.relative_to(ROOT)} is gone: update doc_pages()"
