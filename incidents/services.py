@@ -262,6 +262,30 @@ def _transition(
     return _written(incident, values)
 
 
+# What a person types with a change; the console's forms and the API's serializers take
+# their limits from here (incidents.lifecycle), and the services below apply them.
+REASON_MAX_LENGTH = 2000
+NOTE_MAX_LENGTH = 10_000
+
+
+def _text(value: str, *, field: str, max_length: int, required: str = "", code: str = "") -> str:
+    """Return `value` stripped; refuse it over `max_length`, or empty when `required` says why.
+
+    The rules on what a person types live here, not in a form: the console, the API and
+    any other caller meet the same ones (ApplicationError naming `field`, a 400).
+    """
+    value = value.strip()
+    if required and not value:
+        raise ApplicationError(required, code=code or "reason_required", fields=[field])
+    if len(value) > max_length:
+        raise ApplicationError(
+            f"The {field.replace('_', ' ')} is too long: at most {max_length} characters.",
+            code="too_long",
+            fields=[field],
+        )
+    return value
+
+
 def incident_resolve(
     *,
     incident: Incident,
@@ -270,14 +294,18 @@ def incident_resolve(
     resolution_notes: str = "",
     resolved_at: datetime | None = None,
 ) -> Incident:
-    """Resolve an open incident with a resolution code and notes."""
+    """Resolve an open incident with a resolution code (required) and notes (optional)."""
     if resolution_code not in ResolutionCode.values:
         raise ApplicationError(
             f"Unknown resolution code {resolution_code!r}; use one of "
             + ", ".join(ResolutionCode.values)
             + ".",
             code="invalid_resolution_code",
+            fields=["resolution_code"],
         )
+    resolution_notes = _text(
+        resolution_notes, field="resolution_notes", max_length=NOTE_MAX_LENGTH
+    )
     message = f"Resolved ({ResolutionCode(resolution_code).label})."
     if resolution_notes:
         message += f" {resolution_notes}"
@@ -310,11 +338,15 @@ def incident_start(*, incident: Incident, actor: Actor) -> Incident:
 
 
 def incident_hold(*, incident: Incident, actor: Actor, reason: str) -> Incident:
-    """Put an incident on hold, saying why."""
-    if not reason.strip():
-        raise ApplicationError("Say why the incident is put on hold.", code="reason_required")
+    """Put an incident on hold, saying why (ApplicationError `reason_required` without)."""
+    reason = _text(
+        reason,
+        field="reason",
+        max_length=REASON_MAX_LENGTH,
+        required="Say why the incident is put on hold.",
+    )
     return _transition(
-        incident=incident, to_state=S.ON_HOLD, actor=actor, message=f"On hold: {reason.strip()}"
+        incident=incident, to_state=S.ON_HOLD, actor=actor, message=f"On hold: {reason}"
     )
 
 
@@ -329,29 +361,45 @@ def incident_close(*, incident: Incident, actor: Actor) -> Incident:
     )
 
 
-def incident_cancel(*, incident: Incident, actor: Actor, reason: str = "") -> Incident:
-    """Cancel an incident that needs no work (false alarm, raised in error)."""
-    message = "Canceled." + (f" {reason.strip()}" if reason.strip() else "")
-    return _transition(incident=incident, to_state=S.CANCELED, actor=actor, message=message)
+def incident_cancel(*, incident: Incident, actor: Actor, reason: str) -> Incident:
+    """Cancel an incident that needs no work (false alarm, raised in error), saying why.
+
+    Canceling is final, so the reason is required (ApplicationError `reason_required`).
+    """
+    reason = _text(
+        reason,
+        field="reason",
+        max_length=REASON_MAX_LENGTH,
+        required="Say why the incident is canceled.",
+    )
+    return _transition(
+        incident=incident, to_state=S.CANCELED, actor=actor, message=f"Canceled. {reason}"
+    )
 
 
-def incident_reopen(*, incident: Incident, actor: Actor, reason: str = "") -> Incident:
-    """Reopen a resolved incident: back to in progress, resolution cleared.
+def incident_reopen(*, incident: Incident, actor: Actor, reason: str) -> Incident:
+    """Reopen a resolved incident, saying why: back to in progress, resolution cleared.
 
+    The reason is required (ApplicationError `reason_required`): it undoes a resolution.
     Only a resolved incident can be reopened; an open one is started, a closed or canceled
     one stays as it is (TransitionNotAllowed).
     """
+    reason = _text(
+        reason,
+        field="reason",
+        max_length=REASON_MAX_LENGTH,
+        required="Say why the incident is reopened (why the resolution did not hold).",
+    )
     if incident.state != S.RESOLVED:
         raise TransitionNotAllowed(
             f"{incident.number} is {S(incident.state).label.lower()}; only a resolved "
             "incident can be reopened."
         )
-    message = "Reopened." + (f" {reason.strip()}" if reason.strip() else "")
     return _transition(
         incident=incident,
         to_state=S.IN_PROGRESS,
         actor=actor,
-        message=message,
+        message=f"Reopened. {reason}",
         changes={"resolved_at": None, "resolution_code": "", "resolution_notes": ""},
     )
 
@@ -393,12 +441,15 @@ def incident_assign(
 
 
 def incident_add_work_note(*, incident: Incident, actor: Actor, message: str) -> JournalEntry:
-    """Add a work note to an incident's journal."""
-    if not message.strip():
-        raise ApplicationError("A work note cannot be empty.", code="empty_note")
-    return journal_add(
-        incident=incident, actor=actor, kind=JournalKind.WORK_NOTE, message=message.strip()
+    """Add a work note to an incident's journal (ApplicationError `empty_note` if blank)."""
+    message = _text(
+        message,
+        field="message",
+        max_length=NOTE_MAX_LENGTH,
+        required="A work note cannot be empty.",
+        code="empty_note",
     )
+    return journal_add(incident=incident, actor=actor, kind=JournalKind.WORK_NOTE, message=message)
 
 
 def incident_create(

@@ -24,7 +24,8 @@ from django.utils.timesince import timesince
 from core.display import datetime_display
 from core.exceptions import ApplicationError
 
-from ..forms import IncidentChangeForm, WorkNoteForm
+from ..forms import IncidentChangeForm, WorkNoteForm, form_for
+from ..lifecycle import LIFECYCLE, Action, is_final
 from ..models import AssignmentGroup, Incident
 from ..selectors import (
     incident_alerts,
@@ -32,7 +33,7 @@ from ..selectors import (
     incident_journal,
     incident_list_for_console,
 )
-from ..services import EDITABLE_FIELDS, incident_add_work_note, incident_assign, incident_update
+from ..services import EDITABLE_FIELDS, KEEP, incident_add_work_note, incident_edit
 from .filters import (
     AlertRuleFilter,
     AssigneeFilter,
@@ -42,7 +43,7 @@ from .filters import (
     ResolvedFilter,
     StateFilter,
 )
-from .lifecycle import LIFECYCLE, MESSAGE_NUMBERS, Lifecycle, is_final, numbers_text
+from .lifecycle import MESSAGE_NUMBERS, bulk_actions, is_allowed, numbers_text
 
 
 def _badge(kind: str, value: object, label: str) -> str:
@@ -132,19 +133,17 @@ class IncidentAdmin(admin.ModelAdmin):
         "resolution_notes",
     ]
     autocomplete_fields = ["assignment_group"]
-    actions = [
-        "take_selected",
-        "assign_selected",
-        "start_selected",
-        "hold_selected",
-        "resolve_selected",
-        "close_selected",
-        "cancel_selected",
-        "reopen_selected",
-    ]
+    actions = bulk_actions()  # one per row of incidents.lifecycle.LIFECYCLE
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Incident]:
         return incident_list_for_console().order_by(*self.get_ordering(request))
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        for action in LIFECYCLE.values():
+            if action.action_name in actions and not is_allowed(request, action):
+                del actions[action.action_name]
+        return actions
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # incidents are opened by Azure Monitor (or the API)
@@ -231,23 +230,18 @@ class IncidentAdmin(admin.ModelAdmin):
         return fields
 
     def save_model(self, request: HttpRequest, obj: Incident, form: Any, change: bool) -> None:
-        # Edits and assignment go through the services, which journal them; `obj` already
-        # carries the form's values, so the services work on a fresh copy.
+        # One edit, as the API's PATCH makes it: fields and assignment through the same
+        # service, both or nothing, journaled. `obj` already carries the form's values, so
+        # the service works on a fresh copy.
         changed = set(form.changed_data)
         current = Incident.objects.select_related("assigned_to", "assignment_group").get(pk=obj.pk)
         edits = {field: form.cleaned_data[field] for field in EDITABLE_FIELDS if field in changed}
+        assignment = {
+            field: form.cleaned_data[field] if field in changed else KEEP
+            for field in ("assigned_to", "assignment_group")
+        }
         try:
-            if edits:
-                incident_update(incident=current, actor=request.user, **edits)
-            if changed & {"assigned_to", "assignment_group"}:
-                incident_assign(
-                    incident=current,
-                    actor=request.user,
-                    assigned_to=form.cleaned_data.get("assigned_to", current.assigned_to),
-                    assignment_group=form.cleaned_data.get(
-                        "assignment_group", current.assignment_group
-                    ),
-                )
+            incident_edit(incident=current, actor=request.user, changes=edits, **assignment)
         except ApplicationError as exc:
             self.message_user(request, exc.message, messages.ERROR)
 
@@ -275,7 +269,7 @@ class IncidentAdmin(admin.ModelAdmin):
     def _buttons(self, request: HttpRequest, incident: Incident) -> list[dict[str, Any]]:
         buttons = []
         for spec in LIFECYCLE.values():
-            if not spec.available(incident.state):
+            if not spec.available(incident.state) or not is_allowed(request, spec):
                 continue
             if spec.name == "take" and incident.assigned_to_id == request.user.pk:
                 continue
@@ -286,7 +280,7 @@ class IncidentAdmin(admin.ModelAdmin):
                     "url": reverse(
                         "admin:incidents_incident_lifecycle", args=[quote(incident.pk), spec.name]
                     ),
-                    "asks": spec.form is not None,
+                    "asks": form_for(spec) is not None,
                 }
             )
         return buttons
@@ -322,9 +316,12 @@ class IncidentAdmin(admin.ModelAdmin):
         if spec is None:
             raise Http404("No such action.")
         incident = self._incident_to_change(request, object_id)
+        if not is_allowed(request, spec):
+            raise PermissionDenied
         data: dict[str, Any] = {}
-        if spec.form is not None:
-            form = spec.form(request.POST if request.method == "POST" else None)
+        form_class = form_for(spec)
+        if form_class is not None:
+            form = form_class(request.POST if request.method == "POST" else None)
             if not form.is_valid():
                 return self._lifecycle_form(request, spec, form, [incident], bulk=False)
             data = form.cleaned_data
@@ -360,7 +357,7 @@ class IncidentAdmin(admin.ModelAdmin):
     def _apply(
         self,
         request: HttpRequest,
-        spec: Lifecycle,
+        spec: Action,
         incidents: Iterable[Incident],
         data: dict[str, Any],
     ) -> None:
@@ -379,7 +376,7 @@ class IncidentAdmin(admin.ModelAdmin):
     def _lifecycle_form(
         self,
         request: HttpRequest,
-        spec: Lifecycle,
+        spec: Action,
         form: forms.Form,
         incidents: list[Incident],
         *,
@@ -410,22 +407,23 @@ class IncidentAdmin(admin.ModelAdmin):
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/incidents/incident/lifecycle_form.html", context)
 
-    def _bulk(
-        self, request: HttpRequest, queryset: QuerySet[Incident], name: str
+    def bulk(
+        self, request: HttpRequest, queryset: QuerySet[Incident], spec: Action
     ) -> TemplateResponse | None:
-        spec = LIFECYCLE[name]
+        """A bulk action of the list (`incidents.admin.lifecycle.bulk_actions`)."""
         incidents = list(
             queryset.prefetch_related(None)
             .select_related("assigned_to", "assignment_group")
             .order_by("pk")
         )
         data: dict[str, Any] = {}
-        if spec.form is not None:
-            form = spec.form(request.POST if "apply" in request.POST else None)
+        form_class = form_for(spec)
+        if form_class is not None:
+            form = form_class(request.POST if "apply" in request.POST else None)
             if not form.is_valid():
                 return self._lifecycle_form(request, spec, form, incidents, bulk=True)
             data = form.cleaned_data
-        if name == "take":
+        if spec.name == "take":
             mine = [i for i in incidents if i.assigned_to_id == request.user.pk]
             if mine:
                 numbers = numbers_text([i.number for i in mine])
@@ -433,56 +431,6 @@ class IncidentAdmin(admin.ModelAdmin):
             incidents = [i for i in incidents if i.assigned_to_id != request.user.pk]
         self._apply(request, spec, incidents, data)
         return None
-
-    # --- bulk actions (the list); viewers get none of them ---
-
-    @admin.action(description="Assign to me", permissions=["change"])
-    def take_selected(
-        self, request: HttpRequest, queryset: QuerySet[Incident]
-    ) -> TemplateResponse | None:
-        return self._bulk(request, queryset, "take")
-
-    @admin.action(description="Assign to a person or group…", permissions=["change"])
-    def assign_selected(
-        self, request: HttpRequest, queryset: QuerySet[Incident]
-    ) -> TemplateResponse | None:
-        return self._bulk(request, queryset, "assign")
-
-    @admin.action(description="Start work (in progress)", permissions=["change"])
-    def start_selected(
-        self, request: HttpRequest, queryset: QuerySet[Incident]
-    ) -> TemplateResponse | None:
-        return self._bulk(request, queryset, "start")
-
-    @admin.action(description="Put on hold…", permissions=["change"])
-    def hold_selected(
-        self, request: HttpRequest, queryset: QuerySet[Incident]
-    ) -> TemplateResponse | None:
-        return self._bulk(request, queryset, "hold")
-
-    @admin.action(description="Resolve…", permissions=["change"])
-    def resolve_selected(
-        self, request: HttpRequest, queryset: QuerySet[Incident]
-    ) -> TemplateResponse | None:
-        return self._bulk(request, queryset, "resolve")
-
-    @admin.action(description="Close", permissions=["change"])
-    def close_selected(
-        self, request: HttpRequest, queryset: QuerySet[Incident]
-    ) -> TemplateResponse | None:
-        return self._bulk(request, queryset, "close")
-
-    @admin.action(description="Cancel…", permissions=["change"])
-    def cancel_selected(
-        self, request: HttpRequest, queryset: QuerySet[Incident]
-    ) -> TemplateResponse | None:
-        return self._bulk(request, queryset, "cancel")
-
-    @admin.action(description="Reopen…", permissions=["change"])
-    def reopen_selected(
-        self, request: HttpRequest, queryset: QuerySet[Incident]
-    ) -> TemplateResponse | None:
-        return self._bulk(request, queryset, "reopen")
 
 
 @admin.register(AssignmentGroup)

@@ -1,15 +1,19 @@
 """Incident representations for the REST API (contract: REST API)."""
 
+from functools import cache
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from cmdb.models import ConfigurationItem
 from core.api import RefuseUnknownFields, SlugRelatedField
 
 from ..choices import Impact, IncidentState, ResolutionCode, Urgency
+from ..lifecycle import Action, Choice, Input, Person, Text
 from ..models import AssignmentGroup, Incident, JournalEntry
+from ..services import NOTE_MAX_LENGTH
 
 MAX_BIGINT = 2**63 - 1
 
@@ -98,13 +102,6 @@ def _group_field(**kwargs: Any) -> SlugRelatedField:
     )
 
 
-class IncidentAssignSerializer(serializers.Serializer):
-    """Either field may be left out to keep its current value; null clears it."""
-
-    assigned_to = _person_field(required=False)
-    assignment_group = _group_field(required=False)
-
-
 class IncidentCreateSerializer(RefuseUnknownFields, serializers.Serializer):
     """An incident opened by hand (not from an alert); other fields are refused (400)."""
 
@@ -152,19 +149,54 @@ class IncidentUpdateSerializer(RefuseUnknownFields, serializers.Serializer):
     assignment_group = _group_field(required=False)
 
 
-class IncidentHoldSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+class RequiredTextField(serializers.CharField):
+    """Text the schema marks required; left out, null or blank, it reaches the service as "".
+
+    The service refuses it then, so the API answers what the console does: 400 with the
+    service's code (`reason_required`) and message, naming the field under "errors".
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=True, allow_blank=True, **kwargs)
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data is empty or data is None:
+            return (True, "")
+        return super().validate_empty_values(data)
 
 
-class IncidentResolveSerializer(serializers.Serializer):
-    resolution_code = serializers.ChoiceField(choices=ResolutionCode.choices)
-    resolution_notes = serializers.CharField(
-        max_length=10_000, allow_blank=True, required=False, default=""
-    )
+def _serializer_field(spec: Input) -> serializers.Field:
+    """The API's field for one input of the lifecycle table."""
+    if isinstance(spec, Text):
+        if spec.required:
+            return RequiredTextField(max_length=spec.max_length, help_text=spec.help_text)
+        return serializers.CharField(
+            max_length=spec.max_length,
+            allow_blank=True,
+            required=False,
+            default="",
+            help_text=spec.help_text,
+        )
+    if isinstance(spec, Choice):
+        return serializers.ChoiceField(choices=spec.choices)
+    # Left out: the current value is kept (Action.arguments); null clears it.
+    if isinstance(spec, Person):
+        return _person_field(required=False)
+    return _group_field(required=False)
 
 
-class IncidentReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
+@cache
+def serializer_for(action: Action) -> type[serializers.Serializer] | None:
+    """The API's input serializer for an action of `incidents.lifecycle`, or None (no body).
+
+    Named `Incident<Action>Serializer`, so the schema's components stay readable
+    (`IncidentHoldRequest`).
+    """
+    if not action.inputs:
+        return None
+    name = f"Incident{action.name.title()}Serializer"
+    fields = {field: _serializer_field(spec) for field, spec in action.inputs.items()}
+    return type(name, (serializers.Serializer,), {**fields, "__module__": __name__})
 
 
 class JournalEntrySerializer(serializers.ModelSerializer):
@@ -183,4 +215,4 @@ class JournalEntrySerializer(serializers.ModelSerializer):
 
 
 class WorkNoteCreateSerializer(serializers.Serializer):
-    message = serializers.CharField(max_length=10_000)
+    message = serializers.CharField(max_length=NOTE_MAX_LENGTH)

@@ -9,11 +9,10 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.decorators import action
+from rest_framework.decorators import action as viewsets_action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import Serializer
 
 from cmdb.selectors import configuration_item_get
 from core.api import OrderingFilter
@@ -21,35 +20,22 @@ from core.permissions import ModelPermissions
 from core.schema import CONFLICT
 
 from ..filtersets import IncidentFilterSet
+from ..lifecycle import LIFECYCLE, Action
 from ..models import Incident
 from ..selectors import incident_get, incident_journal, incident_list, incident_list_for_ci
-from ..services import (
-    incident_add_work_note,
-    incident_assign,
-    incident_cancel,
-    incident_close,
-    incident_create,
-    incident_edit,
-    incident_hold,
-    incident_reopen,
-    incident_resolve,
-    incident_start,
-)
+from ..services import incident_add_work_note, incident_create, incident_edit
 from .serializers import (
-    IncidentAssignSerializer,
     IncidentCreateSerializer,
-    IncidentHoldSerializer,
-    IncidentReasonSerializer,
-    IncidentResolveSerializer,
     IncidentSerializer,
     IncidentUpdateSerializer,
     JournalEntrySerializer,
     WorkNoteCreateSerializer,
+    serializer_for,
 )
 
 _VIEW = "incidents.view_incident"
-_CHANGE = [_VIEW, "incidents.change_incident"]
-LIFECYCLE_ACTIONS = ("assign", "start", "hold", "resolve", "close", "cancel", "reopen")
+# The lifecycle actions the API offers (`POST /api/incidents/{number}/{name}/`).
+API_ACTIONS = [action for action in LIFECYCLE.values() if action.in_api]
 INCIDENT_ORDERING = ["opened_at", "priority", "number", "state", "severity"]
 _ASSIGNMENT_FIELDS = ("assigned_to", "assignment_group")
 
@@ -68,7 +54,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     permission_classes = [ModelPermissions]
     # Reads need view_incident; create add_incident; edits and transitions change_incident.
     action_permissions = {
-        **dict.fromkeys(LIFECYCLE_ACTIONS, _CHANGE),
+        **{action.name: [_VIEW, action.permission] for action in API_ACTIONS},
         "journal": {
             "GET": [_VIEW, "incidents.view_journalentry"],
             "POST": [_VIEW, "incidents.add_journalentry"],
@@ -109,113 +95,17 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         )
         return self._answer(incident)
 
-    def _act(
-        self, request: Request, input_serializer: type[Serializer] | None, change: Callable
-    ) -> Response:
-        """Validate the body, call one service, answer with the incident as it now is."""
+    def _act(self, request: Request, action: Action) -> Response:
+        """Validate the body, call the action's service, answer with the incident as it now is."""
         incident = self.get_object()
         data: dict[str, Any] = {}
+        input_serializer = serializer_for(action)
         if input_serializer is not None:
             serializer = input_serializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            data = serializer.validated_data
-        change(incident, data)
+            data = dict(serializer.validated_data)
+        action.run(incident, request.user, data)
         return self._answer(incident)
-
-    @extend_schema(
-        operation_id="incidents_assign",
-        request=IncidentAssignSerializer,
-        responses={200: IncidentSerializer, 409: CONFLICT},
-    )
-    @action(detail=True, methods=["post"])
-    def assign(self, request: Request, number: str) -> Response:
-        """Assign to a person and/or a group; a field left out keeps its value, null clears."""
-
-        def change(incident: Incident, data: dict[str, Any]) -> None:
-            incident_assign(
-                incident=incident,
-                actor=request.user,
-                assigned_to=data.get("assigned_to", incident.assigned_to),
-                assignment_group=data.get("assignment_group", incident.assignment_group),
-            )
-
-        return self._act(request, IncidentAssignSerializer, change)
-
-    @extend_schema(
-        operation_id="incidents_start",
-        request=None,
-        responses={200: IncidentSerializer, 409: CONFLICT},
-    )
-    @action(detail=True, methods=["post"])
-    def start(self, request: Request, number: str) -> Response:
-        """Start work: `in_progress` (from `new` or `on_hold`)."""
-        return self._act(request, None, lambda i, _: incident_start(incident=i, actor=request.user))
-
-    @extend_schema(
-        operation_id="incidents_hold",
-        request=IncidentHoldSerializer,
-        responses={200: IncidentSerializer, 409: CONFLICT},
-    )
-    @action(detail=True, methods=["post"])
-    def hold(self, request: Request, number: str) -> Response:
-        """Put on hold, saying why: `on_hold` (from `new` or `in_progress`)."""
-        return self._act(
-            request,
-            IncidentHoldSerializer,
-            lambda i, d: incident_hold(incident=i, actor=request.user, reason=d["reason"]),
-        )
-
-    @extend_schema(
-        operation_id="incidents_resolve",
-        request=IncidentResolveSerializer,
-        responses={200: IncidentSerializer, 409: CONFLICT},
-    )
-    @action(detail=True, methods=["post"])
-    def resolve(self, request: Request, number: str) -> Response:
-        """Resolve with a resolution code and notes: `resolved` (from an open state)."""
-        return self._act(
-            request,
-            IncidentResolveSerializer,
-            lambda i, d: incident_resolve(incident=i, actor=request.user, **d),
-        )
-
-    @extend_schema(
-        operation_id="incidents_close",
-        request=None,
-        responses={200: IncidentSerializer, 409: CONFLICT},
-    )
-    @action(detail=True, methods=["post"])
-    def close(self, request: Request, number: str) -> Response:
-        """Close for good: `closed` (from `resolved`)."""
-        return self._act(request, None, lambda i, _: incident_close(incident=i, actor=request.user))
-
-    @extend_schema(
-        operation_id="incidents_cancel",
-        request=IncidentReasonSerializer,
-        responses={200: IncidentSerializer, 409: CONFLICT},
-    )
-    @action(detail=True, methods=["post"])
-    def cancel(self, request: Request, number: str) -> Response:
-        """Cancel (no work needed): `canceled` (from an open state)."""
-        return self._act(
-            request,
-            IncidentReasonSerializer,
-            lambda i, d: incident_cancel(incident=i, actor=request.user, reason=d["reason"]),
-        )
-
-    @extend_schema(
-        operation_id="incidents_reopen",
-        request=IncidentReasonSerializer,
-        responses={200: IncidentSerializer, 409: CONFLICT},
-    )
-    @action(detail=True, methods=["post"])
-    def reopen(self, request: Request, number: str) -> Response:
-        """Reopen: back to `in_progress` (from `resolved`), resolution cleared."""
-        return self._act(
-            request,
-            IncidentReasonSerializer,
-            lambda i, d: incident_reopen(incident=i, actor=request.user, reason=d["reason"]),
-        )
 
     @extend_schema(
         methods=["GET"],
@@ -229,7 +119,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         responses={201: JournalEntrySerializer},
         summary="Add a work note to an incident's journal",
     )
-    @action(detail=True, methods=["get", "post"], filterset_class=None, filter_backends=[])
+    @viewsets_action(detail=True, methods=["get", "post"], filterset_class=None, filter_backends=[])
     def journal(self, request: Request, number: str) -> Response:
         """The journal (timeline), newest first; POST adds a work note."""
         incident = self.get_object()
@@ -242,6 +132,27 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             return Response(JournalEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
         page = self.paginate_queryset(incident_journal(incident=incident))
         return self.get_paginated_response(JournalEntrySerializer(page, many=True).data)
+
+
+def _api_action(action: Action) -> Callable[..., Response]:
+    """`POST /api/incidents/{number}/{action.name}/`, documented from the lifecycle table."""
+
+    def act(self: IncidentViewSet, request: Request, number: str) -> Response:
+        return self._act(request, action)
+
+    act.__name__ = act.__qualname__ = action.name
+    act.__doc__ = action.summary
+    routed = viewsets_action(detail=True, methods=["post"], url_path=action.name)(act)
+    return extend_schema(
+        operation_id=f"incidents_{action.name}",
+        request=serializer_for(action),
+        responses={200: IncidentSerializer, 409: CONFLICT},
+    )(routed)
+
+
+# One method per row of the table, so the router and the schema see ordinary @actions.
+for _action in API_ACTIONS:
+    setattr(IncidentViewSet, _action.name, _api_action(_action))
 
 
 @extend_schema_view(list=extend_schema(summary="List the incidents of one configuration item"))

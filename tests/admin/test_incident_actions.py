@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from incidents.admin import LIFECYCLE
 from incidents.choices import IncidentState
+from incidents.lifecycle import LIFECYCLE
 from incidents.models import Incident
 from incidents.services import (
     TRANSITIONS,
@@ -308,9 +308,11 @@ def test_incident_page_take_start_resolve_close(
     assert form_page.status_code == 200
     assert 'name="resolution_notes"' in form_page.content.decode()
 
-    missing = page_action(operator_client, incident, "resolve", resolution_code="solved")
+    # The code is required; the notes are not (the service decides, as for the API).
+    missing = page_action(operator_client, incident, "resolve", resolution_notes="Disk.")
     assert missing.status_code == 200
     assert "This field is required." in missing.content.decode()
+    assert Incident.objects.get(pk=incident.pk).state == S.IN_PROGRESS
 
     page_action(
         operator_client,
@@ -448,7 +450,7 @@ def test_a_refusal_when_saving_the_page_is_shown(
     def refuse(**kwargs: Any) -> None:
         raise ApplicationError("Refused for the test.")
 
-    monkeypatch.setattr(incident_admin, "incident_update", refuse)
+    monkeypatch.setattr(incident_admin, "incident_edit", refuse)
     url = reverse("admin:incidents_incident_change", args=[incident.pk])
     data = {"impact": 1, "urgency": incident.urgency, "assignment_group": "", "assigned_to": ""}
     response = operator_client.post(url, data, follow=True)
@@ -497,7 +499,8 @@ def test_bulk_action_reports_each_incident_changed_meanwhile(
 ) -> None:
     first, second = fire("vm-1"), fire("vm-2")
     _changed_before_applied(
-        monkeypatch, lambda i: incident_cancel(incident=i, actor="test") if i == first else None
+        monkeypatch,
+        lambda i: incident_cancel(incident=i, actor="test", reason="x") if i == first else None,
     )
 
     response = bulk(operator_client, "take_selected", [first, second])
@@ -510,3 +513,48 @@ def test_bulk_action_reports_each_incident_changed_meanwhile(
     second.refresh_from_db()
     assert (first.state, first.assigned_to) == (S.CANCELED, None)
     assert second.assigned_to is not None
+
+
+def test_incident_page_saves_fields_and_assignment_in_one_step(
+    operator_client: Client, incident: Incident, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page saves through `incident_edit`, as the API's PATCH: both or nothing."""
+    from core.exceptions import ApplicationError
+    from incidents import services
+
+    def refuse(**kwargs: Any) -> None:
+        raise ApplicationError("Assignment refused for the test.")
+
+    monkeypatch.setattr(services, "incident_assign", refuse)
+    alice = UserFactory(username="alice", is_staff=True)
+    impact = incident.impact
+    url = reverse("admin:incidents_incident_change", args=[incident.pk])
+    data = {
+        "impact": 1,
+        "urgency": incident.urgency,
+        "assignment_group": "",
+        "assigned_to": alice.pk,
+    }
+    response = operator_client.post(url, data, follow=True)
+
+    assert "Assignment refused for the test." in errors_of(response)
+    incident.refresh_from_db()
+    assert (incident.impact, incident.assigned_to) == (impact, None)  # rolled back, both
+    assert not incident.journal.filter(kind="updated").exists()
+
+
+@pytest.mark.parametrize("name", ["hold", "cancel", "reopen"])
+def test_lifecycle_reason_is_asked_for_where_the_service_requires_it(name: str) -> None:
+    """The console's form requires what the service refuses without (reason_required)."""
+    from incidents.forms import form_for
+
+    form = form_for(LIFECYCLE[name])({"reason": "  "})
+    assert not form.is_valid()
+    assert form.errors["reason"] == ["This field is required."]
+
+
+def test_lifecycle_actions_are_the_tables_rows(operator_client: Client) -> None:
+    """The list's bulk actions and the page's URLs come from one table."""
+    page = operator_client.get(INCIDENTS)
+    offered = [value for value, _ in page.context["action_form"].fields["action"].choices][1:]
+    assert offered == [action.action_name for action in LIFECYCLE.values()]

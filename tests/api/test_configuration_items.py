@@ -63,7 +63,9 @@ def test_configuration_item_list_filters(
     viewer: APIClient, incidents: dict, query: str, expected: set
 ) -> None:
     ConfigurationItemFactory(name="spare", subscription_id="other", resource_group="spare-rg")
-    incident_cancel(incident=Incident.objects.get(number=incidents["storage"]), actor="test")
+    incident_cancel(
+        incident=Incident.objects.get(number=incidents["storage"]), actor="test", reason="noise"
+    )
     assert set(_names(viewer.get(f"/api/configuration-items/?{query}"))) == expected
 
 

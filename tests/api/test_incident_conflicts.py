@@ -37,7 +37,7 @@ def azure_resolves(incident: Incident) -> None:
 
 
 def someone_cancels(incident: Incident) -> None:
-    services.incident_cancel(incident=incident, actor="someone else")
+    services.incident_cancel(incident=incident, actor="someone else", reason="noise")
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,8 @@ def test_incident_actions_walk_the_lifecycle(operator: APIClient, number: str) -
         "workaround",
         "Restarted.",
     )
-    assert operator.post(f"{url}/reopen/").json()["state"] == "in_progress"
+    body = operator.post(f"{url}/reopen/", {"reason": "Slow again."}, format="json").json()
+    assert body["state"] == "in_progress"
     operator.post(f"{url}/resolve/", {"resolution_code": "solved"}, format="json")
     body = operator.post(f"{url}/close/").json()
     assert body["state"] == "closed"
@@ -71,8 +72,9 @@ def test_incident_forbidden_transition_answers_409(operator: APIClient, number: 
 def test_incident_cancel_then_nothing_moves_it(operator: APIClient, number: str) -> None:
     response = operator.post(f"/api/incidents/{number}/cancel/", {"reason": "test"}, format="json")
     assert response.status_code == 200
-    for verb in ("start", "reopen", "close"):
-        assert operator.post(f"/api/incidents/{number}/{verb}/").status_code == 409
+    for verb in ("start", "reopen", "close", "cancel"):
+        response = operator.post(f"/api/incidents/{number}/{verb}/", {"reason": "x"}, format="json")
+        assert response.status_code == 409
     assert (
         operator.post(
             f"/api/incidents/{number}/assign/", {"assigned_to": None}, format="json"
@@ -239,3 +241,39 @@ def test_incident_actions_need_the_change_permission(number: str) -> None:
         assert response.json()["code"] == "permission_denied"
     assert Incident.objects.get(number=number).state == "new"
     assert APIClient().post(f"/api/incidents/{number}/start/").status_code == 401
+
+
+@pytest.mark.parametrize("verb", ["hold", "cancel"])
+@pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "   "}, {"reason": None}])
+def test_incident_actions_need_a_reason_as_the_console_does(
+    operator: APIClient, number: str, verb: str, body: dict
+) -> None:
+    """The service requires the reason, so the API refuses what the console refuses."""
+    response = operator.post(f"/api/incidents/{number}/{verb}/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "reason_required"
+    assert list(response.json()["errors"]) == ["reason"]
+    assert Incident.objects.get(number=number).state == "new"
+    assert not JournalEntry.objects.filter(incident__number=number, kind="state_changed").exists()
+
+
+def test_incident_reopen_needs_a_reason(operator: APIClient, number: str) -> None:
+    operator.post(f"/api/incidents/{number}/resolve/", {"resolution_code": "solved"}, format="json")
+    response = operator.post(f"/api/incidents/{number}/reopen/")
+    assert (response.status_code, response.json()["code"]) == (400, "reason_required")
+    assert Incident.objects.get(number=number).state == "resolved"
+
+
+def test_incident_actions_are_the_lifecycle_tables_rows(operator: APIClient, number: str) -> None:
+    """Every row of the table the API offers is an action, documented from the table."""
+    from incidents.lifecycle import LIFECYCLE
+
+    schema = operator.get("/api/schema/?format=json").json()
+    for action in LIFECYCLE.values():
+        operation = schema["paths"].get(f"/api/incidents/{{number}}/{action.name}/")
+        if not action.in_api:
+            assert operation is None
+            continue
+        assert operation["post"]["operationId"] == f"incidents_{action.name}"
+        assert operation["post"]["description"] == action.summary
+        assert ("requestBody" in operation["post"]) == bool(action.inputs)

@@ -272,7 +272,7 @@ def test_incident_edit_changes_fields_and_assignment(operator: APIClient) -> Non
 
 def test_incident_edit_is_refused_once_closed(operator: APIClient, incidents: dict) -> None:
     number = incidents["vm"]
-    operator.post(f"/api/incidents/{number}/cancel/")
+    operator.post(f"/api/incidents/{number}/cancel/", {"reason": "noise"}, format="json")
     response = operator.patch(f"/api/incidents/{number}/", {"title": "New"}, format="json")
     assert response.status_code == 409
     assert response.json() == {

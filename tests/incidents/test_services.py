@@ -71,8 +71,10 @@ def test_incident_open_links_configuration_items_and_journals_it() -> None:
 
 ACTIONS = {
     # From resolved, the way back to in progress is a reopen (it clears the resolution).
-    S.IN_PROGRESS: lambda i, u: (incident_reopen if i.state == S.RESOLVED else incident_start)(
-        incident=i, actor=u
+    S.IN_PROGRESS: lambda i, u: (
+        incident_reopen(incident=i, actor=u, reason="back")
+        if i.state == S.RESOLVED
+        else incident_start(incident=i, actor=u)
     ),
     S.ON_HOLD: lambda i, u: incident_hold(incident=i, actor=u, reason="waiting for vendor"),
     S.RESOLVED: lambda i, u: incident_resolve(
@@ -242,6 +244,6 @@ def test_incident_start_refuses_a_resolved_incident() -> None:
 def test_incident_reopen_only_reopens_a_resolved_incident(state: str) -> None:
     incident = _incident_in(state)
     with pytest.raises(TransitionNotAllowed, match="only a resolved incident can be reopened"):
-        incident_reopen(incident=incident, actor=UserFactory())
+        incident_reopen(incident=incident, actor=UserFactory(), reason="back")
     incident.refresh_from_db()
     assert incident.state == state

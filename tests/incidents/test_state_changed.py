@@ -128,7 +128,7 @@ def test_transition_updates_the_callers_copy_from_what_it_wrote() -> None:
 
 def test_transition_journal_records_the_state_it_replaced() -> None:
     incident = incident_in(S.IN_PROGRESS)
-    incident_cancel(incident=incident, actor="x")
+    incident_cancel(incident=incident, actor="x", reason="noise")
     entry = incident.journal.order_by("-pk").first()
     assert (entry.from_state, entry.to_state) == (S.IN_PROGRESS, S.CANCELED)
     assert_journal_chains(incident)
