@@ -22,10 +22,6 @@ class ConfigurationItemFilterSet(django_filters.FilterSet):
     resource_group = django_filters.CharFilter(
         lookup_expr="iexact", label="Resource group (case-insensitive)"
     )
-    has_open_incidents = django_filters.BooleanFilter(
-        field_name="has_open_incidents",
-        label="true: linked to at least one open incident (new, in progress, on hold)",
-    )
     search = django_filters.CharFilter(method="filter_search", label="Name or resource ID")
 
     class Meta:

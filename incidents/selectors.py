@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, Model, OuterRef, Prefetch, Q, QuerySet
 
 from cmdb.models import ConfigurationItem
+from cmdb.selectors import configuration_item_list
 
 from .models import Incident, IncidentConfigurationItem, JournalEntry
 
@@ -27,6 +28,16 @@ def incident_list() -> QuerySet[Incident]:
         )
         .order_by("-opened_at", "-pk")
     )
+
+
+def configuration_item_list_with_open_incidents() -> QuerySet[ConfigurationItem]:
+    """The CMDB's configuration items, each with `has_open_incidents` (a subquery, not per row).
+
+    The CMDB does not know incidents; this app adds them to the CMDB's list (the API's
+    `has_open_incidents`), as it adds them to the CMDB's admin.
+    """
+    open_incidents = Incident.objects.open().filter(configuration_items=OuterRef("pk"))
+    return configuration_item_list().annotate(has_open_incidents=Exists(open_incidents))
 
 
 def incident_get(*, pk: int) -> Incident:
@@ -72,21 +83,6 @@ def incident_configuration_items(*, incident: Incident) -> QuerySet[IncidentConf
         IncidentConfigurationItem.objects.filter(incident=incident)
         .select_related("configuration_item")
         .order_by("linked_at", "pk")
-    )
-
-
-def incident_alerts(*, incident: Incident) -> QuerySet:
-    """The Azure alerts behind an incident, newest first, with their connection and deliveries.
-
-    Deliveries come newest first, without their bodies (up to a MiB each).
-    """
-    alerts = incident.alerts.select_related("connection").order_by("-created_at", "-pk")
-    delivery_model = alerts.model._meta.get_field("deliveries").related_model
-    return alerts.prefetch_related(
-        Prefetch(
-            "deliveries",
-            queryset=delivery_model.objects.defer("body").order_by("-received_at", "-pk"),
-        )
     )
 
 

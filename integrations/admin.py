@@ -30,10 +30,13 @@ from django.utils.text import Truncator
 from core.admin_filters import WithinFilter
 from core.display import datetime_display
 from core.exceptions import ApplicationError
+from incidents import admin as incidents_admin
+from incidents.models import Incident
 
 from .choices import DeliveryOutcome
 from .forms import ConnectionForm
 from .models import Alert, Connection, Delivery
+from .selectors import alert_list_for_incident
 from .services import CONNECTION_FIELDS, connection_delete, connection_upsert, delivery_replay
 
 # The request being rendered, so the webhook URL can be shown absolute (per thread/context).
@@ -476,3 +479,30 @@ class DeliveryAdmin(admin.ModelAdmin):
             .order_by("received_at", "pk")
         )
         self._replay(request, deliveries)
+
+
+# --- the incident page's alerts -------------------------------------------------------------
+
+# The incidents app does not know alerts (integrations -> incidents, never the reverse), so
+# this app extends the incident page with what it knows, as incidents extends the CMDB's
+# pages: the Azure alerts behind an incident and their deliveries.
+if admin.site.is_registered(Incident):
+    admin.site.unregister(Incident)
+
+
+@admin.register(Incident)
+class IncidentAdmin(incidents_admin.IncidentAdmin):
+    change_form_template = "admin/integrations/incident/change_form.html"
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Incident | None = None,
+    ) -> HttpResponse:
+        if obj is not None and obj.pk is not None:
+            context["alerts"] = alert_list_for_incident(incident=obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)

@@ -7,9 +7,10 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.db.models import Max, QuerySet
+from django.db.models import Max, Prefetch, QuerySet
 
 from core.database import database_unavailable
+from incidents.models import Incident
 
 from . import snapshot
 from .models import Alert, Connection, Delivery
@@ -104,4 +105,24 @@ def connection_list() -> QuerySet[Connection]:
     """Connections by slug, each with `last_delivery_at` (annotated, no query per row)."""
     return Connection.objects.annotate(last_delivery_at=Max("deliveries__received_at")).order_by(
         "slug"
+    )
+
+
+def alert_list_for_incident(*, incident: Incident) -> QuerySet[Alert]:
+    """The Azure alerts behind an incident, newest first, with their connection and deliveries.
+
+    Deliveries come newest first, without their bodies (up to a MiB each). The incident
+    page shows them: this app extends the incidents app's admin with them
+    (integrations.admin.IncidentAdmin), since it points at incidents, never the reverse.
+    """
+    return (
+        Alert.objects.filter(incident=incident)
+        .select_related("connection")
+        .prefetch_related(
+            Prefetch(
+                "deliveries",
+                queryset=Delivery.objects.defer("body").order_by("-received_at", "-pk"),
+            )
+        )
+        .order_by("-created_at", "-pk")
     )

@@ -9,10 +9,6 @@ from ..resource_ids import MAX_RESOURCE_ID_LENGTH
 
 
 class ConfigurationItemSerializer(serializers.ModelSerializer):
-    has_open_incidents = serializers.BooleanField(
-        read_only=True, help_text="Linked to at least one open incident (annotated)."
-    )
-
     class Meta:
         model = ConfigurationItem
         fields = [
@@ -25,7 +21,6 @@ class ConfigurationItemSerializer(serializers.ModelSerializer):
             "first_seen_at",
             "last_seen_at",
             "created_at",
-            "has_open_incidents",
         ]
         read_only_fields = fields
 

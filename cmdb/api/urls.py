@@ -1,11 +1,7 @@
-from rest_framework.routers import DefaultRouter
-
-from .views import ConfigurationItemViewSet
+from django.urls import URLPattern
 
 app_name = "cmdb-api"
 
-router = DefaultRouter(trailing_slash=True)
-router.include_root_view = False
-router.register("configuration-items", ConfigurationItemViewSet, basename="configuration-item")
-
-urlpatterns = router.urls
+# /api/configuration-items/ is served by the incidents app (incidents.api.urls), which
+# extends the CMDB's endpoint (cmdb.api.views) with what it knows of each CI.
+urlpatterns: list[URLPattern] = []

@@ -1,5 +1,11 @@
-"""Configuration item endpoints: read, create and edit (through the CMDB services)."""
+"""Configuration item endpoints: read, create and edit (through the CMDB services).
 
+The incidents app serves them, extended with what it knows of each CI
+(`incidents.api.configuration_items`), as it extends the CMDB's admin: the CMDB does not
+know incidents.
+"""
+
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
@@ -10,7 +16,7 @@ from core.permissions import ModelPermissions
 
 from ..filtersets import ConfigurationItemFilterSet
 from ..models import ConfigurationItem
-from ..selectors import configuration_item_get, configuration_item_list
+from ..selectors import configuration_item_list
 from ..services import ci_create, ci_update
 from .serializers import (
     ConfigurationItemCreateSerializer,
@@ -35,12 +41,14 @@ class ConfigurationItemViewSet(
     ordering_fields = ["name", "ci_class", "created_at", "last_seen_at", "id"]
     lookup_value_regex = "[0-9]+"
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[ConfigurationItem]:
+        """The configuration items listed; a subclass adds what another app knows of them."""
         return configuration_item_list()
 
     def _answer(self, ci: ConfigurationItem, code: int = status.HTTP_200_OK) -> Response:
-        fresh = configuration_item_get(pk=ci.pk)
-        return Response(ConfigurationItemSerializer(fresh).data, status=code)
+        """Answer with the CI as the list shows it (through `get_queryset`)."""
+        fresh = self.get_queryset().get(pk=ci.pk)
+        return Response(self.get_serializer_class()(fresh).data, status=code)
 
     @extend_schema(
         request=ConfigurationItemCreateSerializer, responses={201: ConfigurationItemSerializer}

@@ -28,7 +28,6 @@ from ..forms import IncidentChangeForm, WorkNoteForm, form_for
 from ..lifecycle import LIFECYCLE, Action, is_final
 from ..models import AssignmentGroup, Incident
 from ..selectors import (
-    incident_alerts,
     incident_configuration_items,
     incident_journal,
     incident_list_for_console,
@@ -261,7 +260,6 @@ class IncidentAdmin(admin.ModelAdmin):
                 note_form=WorkNoteForm() if can_act else None,
                 note_url=reverse("admin:incidents_incident_note", args=[quote(obj.pk)]),
                 journal=incident_journal(incident=obj),
-                alerts=incident_alerts(incident=obj),
                 ci_links=incident_configuration_items(incident=obj),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)

@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from .configuration_items import ConfigurationItemViewSet
 from .views import ConfigurationItemIncidentViewSet, IncidentViewSet
 
 app_name = "incidents-api"
@@ -8,6 +9,8 @@ app_name = "incidents-api"
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("incidents", IncidentViewSet, basename="incident")
+# The CMDB's endpoint, with what this app knows of each CI (has_open_incidents).
+router.register("configuration-items", ConfigurationItemViewSet, basename="configuration-item")
 
 urlpatterns = [
     *router.urls,
