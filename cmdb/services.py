@@ -5,25 +5,11 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
-from django.utils import timezone
 
 from core.exceptions import ApplicationError
-from itsm.sql import column, insert_rows
 
 from .models import ConfigurationItem
 from .resource_ids import MAX_RESOURCE_ID_BYTES, parse_resource_id
-
-_CI_COLUMNS = (
-    "name",
-    "ci_class",
-    "azure_resource_id",
-    "subscription_id",
-    "resource_group",
-    "first_seen_at",
-    "last_seen_at",
-    "created_at",
-    "updated_at",
-)
 
 
 def ci_upsert_for_resources(
@@ -33,7 +19,8 @@ def ci_upsert_for_resources(
 
     An INSERT .. ON CONFLICT (resource ID) DO UPDATE keeps this race-safe and constant
     in queries however many targets an alert has; `last_seen_at` moves forward. The CIs
-    returned carry their id and what the resource IDs say (not fields set by hand).
+    returned carry their id and what the resource IDs say; for a CI that existed, the
+    other fields are those of the row offered, not the stored one.
     """
     refs = {}
     for resource_id in resource_ids:
@@ -41,40 +28,24 @@ def ci_upsert_for_resources(
         refs.setdefault(ref.resource_id, ref)
     if not refs:
         return []
-    now = timezone.now()
-    last_seen, updated = (
-        column(ConfigurationItem, "last_seen_at"),
-        column(ConfigurationItem, "updated_at"),
-    )
-    rows = insert_rows(
-        ConfigurationItem,
-        _CI_COLUMNS,
+    # bulk_create returns the ids of inserted and updated rows alike (PostgreSQL, SQLite).
+    return ConfigurationItem.objects.bulk_create(
         [
-            (r.name, r.ci_class, r.resource_id, r.subscription_id, r.resource_group)
-            + (seen_at, seen_at, now, now)
-            for r in refs.values()
+            ConfigurationItem(
+                name=ref.name,
+                ci_class=ref.ci_class,
+                azure_resource_id=ref.resource_id,
+                subscription_id=ref.subscription_id,
+                resource_group=ref.resource_group,
+                first_seen_at=seen_at,
+                last_seen_at=seen_at,
+            )
+            for ref in refs.values()
         ],
-        on_conflict=(
-            f"ON CONFLICT ({column(ConfigurationItem, 'azure_resource_id')}) DO UPDATE SET "
-            f"{last_seen} = excluded.{last_seen}, {updated} = excluded.{updated}"
-        ),
-        returning=("id", "azure_resource_id"),
+        update_conflicts=True,
+        unique_fields=["azure_resource_id"],
+        update_fields=["last_seen_at", "updated_at"],
     )
-    items = []
-    for pk, resource_id in rows:
-        ref = refs[resource_id]
-        ci = ConfigurationItem(
-            id=pk,
-            name=ref.name,
-            ci_class=ref.ci_class,
-            azure_resource_id=ref.resource_id,
-            subscription_id=ref.subscription_id,
-            resource_group=ref.resource_group,
-            last_seen_at=seen_at,
-        )
-        ci._state.adding = False
-        items.append(ci)
-    return items
 
 
 def ci_unique_by_names(*, names: Iterable[str]) -> list[ConfigurationItem]:

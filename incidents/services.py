@@ -12,8 +12,6 @@ from django.utils import timezone
 
 from cmdb.models import ConfigurationItem
 from core.exceptions import ApplicationError, StateChanged, TransitionNotAllowed
-from itsm import sql
-from itsm.sql import insert_rows
 
 from .choices import IncidentState, JournalKind, ResolutionCode
 from .models import AssignmentGroup, Incident, IncidentConfigurationItem, JournalEntry
@@ -41,17 +39,26 @@ def _actor_fields(actor: Actor) -> dict[str, object]:
     return {"actor": actor, "actor_name": actor.get_username()}
 
 
-_JOURNAL_COLUMNS = (
-    "incident",
-    "created_at",
-    "kind",
-    "actor",
-    "actor_name",
-    "message",
-    "from_state",
-    "to_state",
-)
-_JOURNAL_ATTRS = tuple(f"{c}_id" if c in ("incident", "actor") else c for c in _JOURNAL_COLUMNS)
+def journal_entry_new(
+    *,
+    incident: Incident,
+    actor: Actor,
+    kind: str,
+    message: str = "",
+    from_state: str = "",
+    to_state: str = "",
+    at: datetime | None = None,
+) -> JournalEntry:
+    """Build (unsaved) one line of an incident's history, as `journal_add` writes it."""
+    return JournalEntry(
+        incident=incident,
+        created_at=at or timezone.now(),
+        kind=kind,
+        message=message,
+        from_state=from_state,
+        to_state=to_state,
+        **_actor_fields(actor),
+    )
 
 
 def journal_add(
@@ -65,45 +72,20 @@ def journal_add(
     at: datetime | None = None,
 ) -> JournalEntry:
     """Write one line of an incident's history."""
-    entry = JournalEntry(
+    entry = journal_entry_new(
         incident=incident,
-        created_at=at or timezone.now(),
+        actor=actor,
         kind=kind,
         message=message,
         from_state=from_state,
         to_state=to_state,
-        **_actor_fields(actor),
+        at=at,
     )
-    # One cached INSERT: the webhook writes a journal line for every incident it opens.
-    ((entry.pk,),) = insert_rows(
-        JournalEntry,
-        _JOURNAL_COLUMNS,
-        [[getattr(entry, f) for f in _JOURNAL_ATTRS]],
-        returning=("id",),
-    )
-    entry._state.adding = False
+    entry.save(force_insert=True)
     return entry
 
 
-_INCIDENT_COLUMNS = (
-    "title",
-    "description",
-    "state",
-    "impact",
-    "urgency",
-    "priority",
-    "severity",
-    "opened_at",
-    "resolution_code",
-    "resolution_notes",
-    "created_at",
-    "updated_at",
-)
-
-
-# No savepoint: nothing catches errors inside, and the webhook's hot path calls this.
-@transaction.atomic(savepoint=False)
-def incident_open(
+def incident_new(
     *,
     title: str,
     description: str,
@@ -125,73 +107,49 @@ def incident_open(
         impact=impact or default_impact,
         urgency=urgency or default_urgency,
         opened_at=opened_at or now,
-        created_at=now,
-        updated_at=now,
     )
     incident.priority = priority_for(incident.impact, incident.urgency)
-    message = message or "Incident opened."
-    # Cached INSERTs rather than save(): this is on the webhook's hot path.
-    insert = sql.insert_values(
-        Incident,
-        _INCIDENT_COLUMNS,
-        [[getattr(incident, c) for c in _INCIDENT_COLUMNS]],
-        returning=("id", "number"),
+    entry = journal_entry_new(
+        incident=incident,
+        actor=actor,
+        kind=JournalKind.OPENED,
+        message=message or "Incident opened.",
+        to_state=incident.state,
+        at=now,
     )
-    if not sql.supports_insert_ctes():
-        ((incident.pk, incident.number),) = sql.run(insert)
-        incident._state.adding = False
-        incident_link_configuration_items(
-            incident=incident, configuration_items=configuration_items
-        )
-        journal_add(
-            incident=incident,
-            actor=actor,
-            kind=JournalKind.OPENED,
-            message=message,
-            to_state=incident.state,
-            at=now,
-        )
-        return incident
-    # PostgreSQL: the incident, its CI links and its first journal line in one statement.
-    parts = [("inc", insert)]
-    ci_pks = list(dict.fromkeys(ci.pk for ci in configuration_items))
-    if ci_pks:
-        parts.append(
-            (
-                "links",
-                sql.insert_select(
-                    IncidentConfigurationItem,
-                    ("incident", "configuration_item", "linked_at"),
-                    [sql.Sql("inc.id"), sql.Sql("ci.id"), now],
-                    source="inc, unnest(%s::bigint[]) AS ci(id)",
-                    source_params=[ci_pks],
-                    on_conflict="ON CONFLICT DO NOTHING",
-                ),
-            )
-        )
-    actor_fields = _actor_fields(actor)
-    journal = {
-        "incident": sql.Sql("inc.id"),
-        "created_at": now,
-        "kind": JournalKind.OPENED,
-        "actor": getattr(actor_fields["actor"], "pk", None),
-        "actor_name": actor_fields["actor_name"],
-        "message": message,
-        "from_state": "",
-        "to_state": incident.state,
-    }
-    parts.append(
-        (
-            "journal",
-            sql.insert_select(
-                JournalEntry, _JOURNAL_COLUMNS, [journal[c] for c in _JOURNAL_COLUMNS], source="inc"
-            ),
-        )
+    return incident, entry
+
+
+# No savepoint: nothing catches errors inside.
+@transaction.atomic(savepoint=False)
+def incident_open(
+    *,
+    title: str,
+    description: str,
+    actor: Actor,
+    severity: str | None = None,
+    impact: int | None = None,
+    urgency: int | None = None,
+    opened_at: datetime | None = None,
+    configuration_items: Iterable[ConfigurationItem] = (),
+    message: str = "",
+) -> Incident:
+    """Open an incident linked to `configuration_items`; impact and urgency default from
+    the Azure severity."""
+    incident, entry = incident_new(
+        title=title,
+        description=description,
+        actor=actor,
+        severity=severity,
+        impact=impact,
+        urgency=urgency,
+        opened_at=opened_at,
+        message=message,
     )
-    ((incident.pk, incident.number),) = sql.run(
-        sql.with_inserts(parts, final="SELECT id, number FROM inc")
-    )
-    incident._state.adding = False
+    incident.save(force_insert=True)
+    incident_link_configuration_items(incident=incident, configuration_items=configuration_items)
+    entry.incident = incident
+    entry.save(force_insert=True)
     return incident
 
 
@@ -199,12 +157,12 @@ def incident_link_configuration_items(
     *, incident: Incident, configuration_items: Iterable[ConfigurationItem]
 ) -> None:
     """Link CIs to an incident in one statement; links that exist already are kept."""
-    now = timezone.now()
-    insert_rows(
-        IncidentConfigurationItem,
-        ("incident", "configuration_item", "linked_at"),
-        [(incident.pk, pk, now) for pk in dict.fromkeys(ci.pk for ci in configuration_items)],
-        on_conflict="ON CONFLICT DO NOTHING",
+    IncidentConfigurationItem.objects.bulk_create(
+        [
+            IncidentConfigurationItem(incident=incident, configuration_item_id=pk)
+            for pk in dict.fromkeys(ci.pk for ci in configuration_items)
+        ],
+        ignore_conflicts=True,
     )
 
 

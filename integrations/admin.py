@@ -459,14 +459,14 @@ class DeliveryAdmin(admin.ModelAdmin):
                 )
                 continue
             try:
-                answer = delivery_replay(delivery=delivery, actor=request.user)
+                result = delivery_replay(delivery=delivery, actor=request.user)
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             else:
                 self.message_user(
                     request,
-                    f"Delivery {delivery.pk} replayed: {answer.body['status']}, "
-                    f"incident {answer.body['incident']}.",
+                    f"Delivery {delivery.pk} replayed: {result.outcome}, "
+                    f"incident {result.incident.number}.",
                     messages.SUCCESS,
                 )
 

@@ -7,14 +7,11 @@ transaction commits, so a 2xx means the alert and its incident are durably store
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db import connection as db_connection
 from django.utils import timezone
-from rest_framework.exceptions import APIException
 
 from cmdb.services import ci_unique_by_names, ci_upsert_for_resources
 from core.database import database_unavailable
@@ -22,13 +19,12 @@ from core.display import datetime_display
 from core.exceptions import ApplicationError, StateChanged
 from incidents.choices import IncidentState, JournalKind, ResolutionCode
 from incidents.models import Incident
-from incidents.services import incident_open, incident_resolve, journal_add
-from itsm import sql
-from itsm.sql import column, insert_rows
+from incidents.services import incident_new, incident_open, incident_resolve, journal_add
 
-from . import spool
+from . import fastpath, spool
 from .choices import AZURE_MONITOR_ACTOR, DeliveryOutcome, MonitorCondition
 from .models import Alert, Connection, Delivery
+from .outcomes import OUTCOME_STATUS, REFUSAL_STATUS, Outcome, RefusalKind
 from .parsing import AlertParseError, ParsedAlert, parse_alert
 from .summaries import condition_line, incident_description, incident_title, portal_url
 from .tokens import AzurePrincipal
@@ -38,29 +34,29 @@ logger = logging.getLogger(__name__)
 JSON_CONTENT_TYPES = ("application/json",)
 
 
-class ServiceUnavailable(APIException):
-    """Neither the database nor the spool can take the delivery: Azure should retry."""
-
-    status_code = 503
-    default_detail = "The database is unavailable and the spool is full; retry later."
-    default_code = "unavailable"
-    wait = 30  # becomes Retry-After
+class Unavailable(Exception):
+    """Neither the database nor the spool can take the delivery: the sender should retry."""
 
 
 @dataclass(frozen=True, slots=True)
-class WebhookAnswer:
-    """What the webhook answers: an HTTP status and a JSON body."""
+class IngestResult:
+    """What processing an accepted delivery did, to which alert and incident.
 
-    status_code: int
-    body: dict[str, Any]
+    A queued delivery (kept in the spool) has no alert or incident yet.
+    """
+
+    outcome: Outcome
+    alert_id: str
+    alert: Alert | None = None
+    incident: Incident | None = None
 
 
 class DeliveryRefused(Exception):
-    """A delivery the webhook refuses (or cannot process), with the answer and why."""
+    """A delivery the webhook refuses (or cannot process): why, and a code for the sender."""
 
-    def __init__(self, status_code: int, code: str, message: str, alert_id: str = "") -> None:
+    def __init__(self, kind: RefusalKind, code: str, message: str, alert_id: str = "") -> None:
         super().__init__(message)
-        self.status_code = status_code
+        self.kind = kind
         self.code = code
         self.message = message
         self.alert_id = alert_id
@@ -118,27 +114,31 @@ def delivery_check(
     if not connection.enabled:
         # The webhook's authentication refuses it first; a replay or a spooled file may not.
         raise DeliveryRefused(
-            403, "connection_disabled", f"The connection {connection.slug!r} is disabled."
+            RefusalKind.NOT_ALLOWED,
+            "connection_disabled",
+            f"The connection {connection.slug!r} is disabled.",
         )
     if content_encoding and content_encoding.strip().lower() != "identity":
         raise DeliveryRefused(
-            415,
+            RefusalKind.UNSUPPORTED,
             "unsupported_content_encoding",
             f"Compressed bodies (Content-Encoding {content_encoding[:40]!r}) are not accepted.",
         )
     if not _is_json(content_type):
         raise DeliveryRefused(
-            415,
+            RefusalKind.UNSUPPORTED,
             "unsupported_media_type",
             f"The content type must be application/json, not {content_type[:100]!r}.",
         )
     try:
         alert = parse_alert(raw)
     except AlertParseError as exc:
-        raise DeliveryRefused(400, exc.code, exc.message) from None
+        raise DeliveryRefused(RefusalKind.INVALID, exc.code, exc.message) from None
     refusal = _subscription_refusal(connection=connection, alert=alert)
     if refusal:
-        raise DeliveryRefused(403, "subscription_not_allowed", refusal, alert.alert_id)
+        raise DeliveryRefused(
+            RefusalKind.NOT_ALLOWED, "subscription_not_allowed", refusal, alert.alert_id
+        )
     return alert
 
 
@@ -181,7 +181,7 @@ def _refusal_record(
             raw=raw,
             content_type=content_type,
             received_at=received_at,
-            status_code=refusal.status_code,
+            status_code=REFUSAL_STATUS[refusal.kind],
             error=refusal.message,
             alert_id=refusal.alert_id,
         )
@@ -198,7 +198,7 @@ def _refusal_record(
         "webhook.refused connection=%s alert_id=%s status=%s code=%s caller=%s",
         connection.slug,
         refusal.alert_id or "-",
-        refusal.status_code,
+        REFUSAL_STATUS[refusal.kind],
         refusal.code,
         principal.app_id,
     )
@@ -213,11 +213,11 @@ def _ingest_or_refuse(
     content_type: str,
     received_at: datetime,
     replay_of: Delivery | None = None,
-) -> WebhookAnswer:
+) -> IngestResult:
     """Ingest a checked alert; a failure that is not an unavailable database is refused.
 
     Such a failure (bad data, a program limit, a bug) happens again on every try: it is
-    raised as DeliveryRefused (400 "unprocessable") once the ingest transaction has rolled
+    raised as DeliveryRefused (invalid, "unprocessable") once the ingest transaction has rolled
     back. An unavailable database is raised as it is (the caller spools or waits).
     """
     try:
@@ -237,7 +237,7 @@ def _ingest_or_refuse(
             "webhook.unprocessable connection=%s alert_id=%s", connection.slug, alert.alert_id
         )
         raise DeliveryRefused(
-            400,
+            RefusalKind.INVALID,
             "unprocessable",
             f"The alert could not be stored ({_error_text(exc)}); the delivery is kept in "
             "the delivery log for an operator.",
@@ -260,11 +260,12 @@ def delivery_receive(
     raw: bytes,
     content_type: str,
     content_encoding: str = "",
-) -> WebhookAnswer:
+) -> IngestResult:
     """Check, parse and ingest one authenticated delivery; refusals are recorded too.
 
-    Only an unavailable database spools (202); a delivery that fails otherwise is refused
-    (400) and kept in the delivery log.
+    Only an unavailable database spools (outcome queued); a delivery that fails otherwise
+    is refused (DeliveryRefused, recorded in the delivery log, then raised). Unavailable
+    when the spool cannot take it either.
     """
     received_at = timezone.now()
     alert = None
@@ -293,7 +294,7 @@ def delivery_receive(
             refusal=refusal,
             must_record=False,
         )
-        return WebhookAnswer(refusal.status_code, {"detail": refusal.message, "code": refusal.code})
+        raise
     except Exception as exc:
         if alert is None or not database_unavailable(exc):
             raise
@@ -326,8 +327,8 @@ def _spool(
     raw: bytes,
     content_type: str,
     received_at: datetime,
-) -> WebhookAnswer:
-    """Keep a valid delivery in the local spool while the database is down (202)."""
+) -> IngestResult:
+    """Keep a valid delivery in the local spool while the database is down (queued)."""
     try:
         spool.spool_write(
             spool.SpooledDelivery(
@@ -342,7 +343,7 @@ def _spool(
         )
     except spool.SpoolFull as exc:
         logger.error("webhook.unavailable connection=%s reason=%s", connection.slug, exc)
-        raise ServiceUnavailable() from exc
+        raise Unavailable(str(exc)) from exc
     spool.ensure_drainer(drain=spool_drain)
     logger.warning(
         "webhook.queued connection=%s alert_id=%s caller=%s",
@@ -350,10 +351,10 @@ def _spool(
         alert.alert_id,
         principal.app_id,
     )
-    return WebhookAnswer(202, {"status": "queued", "incident": None, "alert_id": alert.alert_id})
+    return IngestResult(outcome=Outcome.QUEUED, alert_id=alert.alert_id)
 
 
-def spool_ingest(*, delivery: spool.SpooledDelivery) -> WebhookAnswer:
+def spool_ingest(*, delivery: spool.SpooledDelivery) -> IngestResult:
     """Ingest a delivery the spool kept, with the webhook's refusals as they stand now.
 
     A delivery refused now (a disabled connection, a subscription no longer allowed) or
@@ -392,107 +393,11 @@ def spool_drain(*, limit: int | None = None) -> spool.DrainReport:
     return spool.spool_drain(ingest=lambda delivery: spool_ingest(delivery=delivery), limit=limit)
 
 
-@cache
-def _alert_locked_sql(vendor: str) -> str:
-    names = {
-        "alert": Alert._meta.db_table,
-        "incident": Incident._meta.db_table,
-        **{f"a_{f}": column(Alert, f) for f in ("id", "monitor_condition", "incident")},
-        **{f"a_{f}": column(Alert, f) for f in ("connection", "alert_id")},
-        **{f"i_{f}": column(Incident, f) for f in ("id", "number", "state")},
-    }
-    # Identifiers from model metadata; the values are parameters.
-    sql = (  # noqa: S608
-        "SELECT a.{a_id}, a.{a_monitor_condition}, i.{i_id}, i.{i_number}, i.{i_state} "
-        "FROM {alert} a JOIN {incident} i ON i.{i_id} = a.{a_incident} "
-        "WHERE a.{a_connection} = %s AND a.{a_alert_id} = %s"
-    ).format(**names)
-    # Lock only the alert row (PostgreSQL); SQLite serialises writers anyway.
-    return sql + (" FOR UPDATE OF a" if vendor == "postgresql" else "")
-
-
-def _alert_locked(connection: Connection, alert_id: str) -> Alert | None:
-    """Lock a known alert and read its state and its incident's, in one statement."""
-    with db_connection.cursor() as cursor:
-        cursor.execute(_alert_locked_sql(db_connection.vendor), [connection.pk, alert_id])
-        found = cursor.fetchone()
-    if found is None:
-        return None
-    pk, condition, incident_pk, number, state = found
-    incident = Incident(id=incident_pk, state=state)
-    incident.number = number
-    row = Alert(id=pk, connection=connection, alert_id=alert_id, monitor_condition=condition)
-    row.incident = incident
-    for instance in (incident, row):
-        instance._state.adding = False
-        instance._state.db = db_connection.alias
-    return row
-
-
-_ALERT_COLUMNS = (
-    "connection",
-    "alert_id",
-    "incident",
-    "alert_rule",
-    "alert_rule_id",
-    "severity",
-    "signal_type",
-    "monitoring_service",
-    "monitor_condition",
-    "target_ids",
-    "configuration_items",
-    "fired_at",
-    "resolved_at",
-    "portal_url",
-    "condition",
-    "created_at",
-    "updated_at",
-)
-_DELIVERY_COLUMNS = (
-    "connection",
-    "received_at",
-    "body",
-    "content_type",
-    "outcome",
-    "status_code",
-    "reported_alert_id",
-    "alert",
-    "caller_app_id",
-    "caller_object_id",
-    "caller_tenant_id",
-    "error",
-    "replay_of",
-)
-
-
-def _values(instance: Alert | Delivery, columns: tuple[str, ...]) -> list[object]:
-    """The instance's values for `columns` (foreign keys by id)."""
-    meta = instance._meta
-    return [getattr(instance, meta.get_field(c).attname) for c in columns]
-
-
-def _alert_create(
-    *, connection: Connection, alert: ParsedAlert, received_at: datetime, delivery: Delivery
+def _alert_new(
+    *, connection: Connection, alert: ParsedAlert, received_at: datetime, incident: Incident
 ) -> Alert:
-    """Open the incident of a new alert, link its CIs, and store the alert and its delivery."""
-    seen_at = alert.fired_at or received_at
-    cis = ci_upsert_for_resources(resource_ids=alert.target_ids, seen_at=received_at)
-    target_names = {ci.name.lower() for ci in cis}
-    # Log search alerts target a workspace and name the machines in configurationItems.
-    extra_names = [n for n in alert.configuration_items if n.strip().lower() not in target_names]
-    if extra_names:
-        cis += ci_unique_by_names(names=extra_names)
-    incident = incident_open(
-        title=incident_title(alert),
-        description=incident_description(alert),
-        severity=alert.severity,
-        opened_at=seen_at,
-        actor=AZURE_MONITOR_ACTOR,
-        configuration_items=cis,
-        message=f"Opened from Azure Monitor alert {alert.alert_rule or alert.alert_id} "
-        f"({alert.monitor_condition}).",
-    )
-    row = Alert(
+    """The (unsaved) alert row for a new alert."""
+    return Alert(
         connection=connection,
         alert_id=alert.alert_id,
         incident=incident,
@@ -508,26 +413,48 @@ def _alert_create(
         resolved_at=(alert.resolved_at or received_at) if alert.is_resolved else None,
         portal_url=portal_url(alert),
         condition=condition_line(alert),
-        created_at=received_at,
-        updated_at=received_at,
     )
-    # A plain INSERT: a concurrent delivery of the same alert fails here, on the constraint.
-    insert = sql.insert_values(
-        Alert, _ALERT_COLUMNS, [_values(row, _ALERT_COLUMNS)], returning=("id",)
-    )
-    if sql.supports_insert_ctes():
-        # PostgreSQL: the alert and its delivery in one statement.
-        items = _values(delivery, _DELIVERY_COLUMNS)
-        items[_DELIVERY_COLUMNS.index("alert")] = sql.Sql("a.id")
-        store = sql.insert_select(
-            Delivery, _DELIVERY_COLUMNS, items, source="a", returning=("alert",)
+
+
+def _alert_create(
+    *, connection: Connection, alert: ParsedAlert, received_at: datetime, delivery: Delivery
+) -> Alert:
+    """Open the incident of a new alert, link its CIs, and store the alert and its delivery.
+
+    On PostgreSQL the incident (with links and journal) and the alert (with its delivery)
+    are one statement each (`fastpath`); elsewhere the ORM writes the same rows.
+    """
+    cis = ci_upsert_for_resources(resource_ids=alert.target_ids, seen_at=received_at)
+    target_names = {ci.name.lower() for ci in cis}
+    # Log search alerts target a workspace and name the machines in configurationItems.
+    extra_names = [n for n in alert.configuration_items if n.strip().lower() not in target_names]
+    if extra_names:
+        cis += ci_unique_by_names(names=extra_names)
+    opening = {
+        "title": incident_title(alert),
+        "description": incident_description(alert),
+        "severity": alert.severity,
+        "opened_at": alert.fired_at or received_at,
+        "actor": AZURE_MONITOR_ACTOR,
+        "message": f"Opened from Azure Monitor alert {alert.alert_rule or alert.alert_id} "
+        f"({alert.monitor_condition}).",
+    }
+    if fastpath.supported():
+        incident, journal = incident_new(**opening)
+        fastpath.incident_insert(incident=incident, journal=journal, configuration_items=cis)
+        row = _alert_new(
+            connection=connection, alert=alert, received_at=received_at, incident=incident
         )
-        ((row.pk,),) = sql.run(sql.with_inserts([("a", insert)], final=store))
+        # A plain INSERT: a concurrent delivery of the same alert fails here, on the constraint.
+        fastpath.alert_insert(alert=row, delivery=delivery)
     else:
-        ((row.pk,),) = sql.run(insert)
+        incident = incident_open(**opening, configuration_items=cis)
+        row = _alert_new(
+            connection=connection, alert=alert, received_at=received_at, incident=incident
+        )
+        row.save(force_insert=True)
         delivery.alert = row
-        insert_rows(Delivery, _DELIVERY_COLUMNS, [_values(delivery, _DELIVERY_COLUMNS)])
-    row._state.adding = False
+        delivery.save(force_insert=True)
     if alert.is_resolved:
         # Resolved arrived first (the Fired message was lost or is late): keep the record.
         _incident_resolve_by_azure(incident=incident, resolved_at=row.resolved_at)
@@ -570,21 +497,24 @@ def _incident_resolve_by_azure(*, incident: Incident, resolved_at: datetime) -> 
             return
 
 
-def _alert_apply(*, row: Alert, alert: ParsedAlert, received_at: datetime) -> str:
-    """Apply a message for a known alert; return the delivery outcome."""
+def _alert_apply(*, row: Alert, alert: ParsedAlert, received_at: datetime) -> Outcome:
+    """Apply a message for a known alert; return the outcome.
+
+    Only a Resolved message for a fired alert changes anything (the row must be locked).
+    """
     if row.monitor_condition == MonitorCondition.RESOLVED:
         # Azure gives a new firing a new alertId: nothing reopens a resolved alert.
-        return DeliveryOutcome.DUPLICATE if alert.is_resolved else DeliveryOutcome.STALE
+        return Outcome.DUPLICATE if alert.is_resolved else Outcome.STALE
     if not alert.is_resolved:
-        return DeliveryOutcome.DUPLICATE
+        return Outcome.DUPLICATE
     row.monitor_condition = MonitorCondition.RESOLVED
     row.resolved_at = alert.resolved_at or received_at
     row.save(update_fields=["monitor_condition", "resolved_at", "updated_at"])
     _incident_resolve_by_azure(incident=row.incident, resolved_at=row.resolved_at)
-    return DeliveryOutcome.RESOLVED
+    return Outcome.RESOLVED
 
 
-def _alert_ingest_once(
+def _delivery_new(
     *,
     connection: Connection,
     principal: AzurePrincipal,
@@ -593,29 +523,55 @@ def _alert_ingest_once(
     content_type: str,
     received_at: datetime,
     replay_of: Delivery | None,
-) -> tuple[Alert, str]:
-    delivery = Delivery(
+) -> Delivery:
+    """The (unsaved) delivery of an accepted alert, as a new alert's (outcome set later)."""
+    return Delivery(
         connection=connection,
         received_at=received_at,
         body=raw,
         content_type=content_type[:200],
         outcome=DeliveryOutcome.CREATED,
-        status_code=201,
+        status_code=OUTCOME_STATUS[Outcome.CREATED],
         reported_alert_id=alert.alert_id,
         replay_of=replay_of,
         **_caller_fields(principal),
     )
-    row = _alert_locked(connection, alert.alert_id)
+
+
+def _delivery_of_known(*, delivery: Delivery, row: Alert, outcome: Outcome) -> None:
+    """Store the delivery of a message for a known alert, with its outcome."""
+    delivery.outcome = DeliveryOutcome(outcome.value)
+    delivery.status_code = OUTCOME_STATUS[outcome]
+    delivery.alert = row
+    delivery.save(force_insert=True)
+
+
+def _alert_ingest_once(
+    *,
+    connection: Connection,
+    alert: ParsedAlert,
+    received_at: datetime,
+    delivery: Delivery,
+    known_absent: bool,
+) -> tuple[Alert, Outcome]:
+    """One try at ingesting, inside the caller's transaction.
+
+    `known_absent`: the caller just found no such alert, so none is looked up (if one
+    was created since, the INSERT fails on the constraint and the caller retries).
+    """
+    row = (
+        None
+        if known_absent
+        else fastpath.alert_get(connection=connection, alert_id=alert.alert_id, lock=True)
+    )
     if row is None:
         row = _alert_create(
             connection=connection, alert=alert, received_at=received_at, delivery=delivery
         )
-        return row, DeliveryOutcome.CREATED
-    delivery.outcome = _alert_apply(row=row, alert=alert, received_at=received_at)
-    delivery.status_code = 200
-    delivery.alert = row
-    insert_rows(Delivery, _DELIVERY_COLUMNS, [_values(delivery, _DELIVERY_COLUMNS)])
-    return row, delivery.outcome
+        return row, Outcome.CREATED
+    outcome = _alert_apply(row=row, alert=alert, received_at=received_at)
+    _delivery_of_known(delivery=delivery, row=row, outcome=outcome)
+    return row, outcome
 
 
 def alert_ingest(
@@ -627,12 +583,31 @@ def alert_ingest(
     content_type: str,
     received_at: datetime,
     replay_of: Delivery | None = None,
-) -> WebhookAnswer:
+) -> IngestResult:
     """Record the delivery and apply the alert: open, repeat, resolve, or ignore as stale.
 
     Idempotent: the unique (connection, alertId) constraint decides which of several
     concurrent deliveries creates the alert; the others see it and change nothing.
     """
+    delivery = _delivery_new(
+        connection=connection,
+        principal=principal,
+        alert=alert,
+        raw=raw,
+        content_type=content_type,
+        received_at=received_at,
+        replay_of=replay_of,
+    )
+    known_absent = False
+    if not alert.is_resolved:
+        # A Fired message for a known alert changes nothing but the delivery log: no
+        # transaction and no lock (two statements; the INSERT commits on its own).
+        row = fastpath.alert_get(connection=connection, alert_id=alert.alert_id, lock=False)
+        if row is not None:
+            outcome = _alert_apply(row=row, alert=alert, received_at=received_at)
+            _delivery_of_known(delivery=delivery, row=row, outcome=outcome)
+            return _accepted(connection, principal, row, outcome)
+        known_absent = True
     # A new alert is inserted without a savepoint (it costs two round trips on every new
     # alert). If a concurrent delivery inserted the same alert first, the constraint
     # fails and the whole transaction rolls back; the retry then finds the alert.
@@ -641,37 +616,42 @@ def alert_ingest(
             with transaction.atomic(durable=True):
                 row, outcome = _alert_ingest_once(
                     connection=connection,
-                    principal=principal,
                     alert=alert,
-                    raw=raw,
-                    content_type=content_type,
                     received_at=received_at,
-                    replay_of=replay_of,
+                    delivery=delivery,
+                    known_absent=known_absent and attempt == 1,
                 )
             break
         except IntegrityError:
             if attempt == 2:
                 raise  # not a lost race: surface it
             logger.info("webhook.race_retry connection=%s", connection.slug)
-    status_code = 201 if outcome == DeliveryOutcome.CREATED else 200
+            delivery = _delivery_new(
+                connection=connection,
+                principal=principal,
+                alert=alert,
+                raw=raw,
+                content_type=content_type,
+                received_at=received_at,
+                replay_of=replay_of,
+            )
+    return _accepted(connection, principal, row, outcome)
+
+
+def _accepted(
+    connection: Connection, principal: AzurePrincipal, row: Alert, outcome: Outcome
+) -> IngestResult:
+    """Log an accepted delivery and say what it did."""
     incident = row.incident
     logger.info(
         "webhook.accepted connection=%s alert_id=%s outcome=%s incident=%s caller=%s",
         connection.slug,
-        alert.alert_id,
+        row.alert_id,
         outcome,
         incident.number,
         principal.app_id,
     )
-    return WebhookAnswer(
-        status_code,
-        {
-            "status": outcome,
-            "incident": incident.number,
-            "incident_state": incident.state,
-            "alert_id": alert.alert_id,
-        },
-    )
+    return IngestResult(outcome=outcome, alert_id=row.alert_id, alert=row, incident=incident)
 
 
 CONNECTION_FIELDS = (
@@ -709,7 +689,7 @@ def connection_upsert(*, slug: str, values: dict[str, Any]) -> tuple[Connection,
     return connection, action
 
 
-def delivery_replay(*, delivery: Delivery, actor: AbstractBaseUser) -> WebhookAnswer:
+def delivery_replay(*, delivery: Delivery, actor: AbstractBaseUser) -> IngestResult:
     """Run a stored delivery through processing again, as its sender, and journal it.
 
     Idempotent like any repeat: replaying an alert already applied changes nothing. The
@@ -725,7 +705,7 @@ def delivery_replay(*, delivery: Delivery, actor: AbstractBaseUser) -> WebhookAn
         alert = delivery_check(
             connection=delivery.connection, raw=raw, content_type=delivery.content_type
         )
-        answer = _ingest_or_refuse(
+        result = _ingest_or_refuse(
             connection=delivery.connection,
             principal=_stored_caller(delivery),
             alert=alert,
@@ -738,15 +718,14 @@ def delivery_replay(*, delivery: Delivery, actor: AbstractBaseUser) -> WebhookAn
         raise ApplicationError(
             f"Delivery {delivery.pk} cannot be replayed: {refusal.message}", code=refusal.code
         ) from None
-    incident = Incident.objects.get(number=answer.body["incident"])
     journal_add(
-        incident=incident,
+        incident=result.incident,
         actor=actor,
         kind=JournalKind.SOURCE_UPDATE,
         message=f"Replayed delivery {delivery.pk} ({datetime_display(delivery.received_at)}): "
-        f"{answer.body['status']}.",
+        f"{result.outcome}.",
     )
-    return answer
+    return result
 
 
 @transaction.atomic

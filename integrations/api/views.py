@@ -27,9 +27,13 @@ from core.schema import CONFLICT, ErrorSerializer
 from ..authentication import EntraIdBearerAuthentication, failure_limit
 from ..filtersets import AlertFilterSet, DeliveryFilterSet
 from ..models import Connection
+from ..outcomes import OUTCOME_STATUS, REFUSAL_STATUS, Outcome
 from ..selectors import alert_list, connection_get_for_webhook, connection_list, delivery_list
 from ..services import (
     CONNECTION_FIELDS,
+    DeliveryRefused,
+    IngestResult,
+    Unavailable,
     connection_delete,
     connection_upsert,
     delivery_receive,
@@ -56,6 +60,27 @@ class BodyTimeout(exceptions.APIException):
     status_code = 408
     default_detail = "The body did not arrive in time."
     default_code = "request_timeout"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    """Neither the database nor the spool can take the delivery: Azure should retry."""
+
+    status_code = 503
+    default_detail = "The database is unavailable and the spool is full; retry later."
+    default_code = "unavailable"
+    wait = 30  # becomes Retry-After
+
+
+def answer_body(result: IngestResult) -> dict[str, Any]:
+    """The webhook's answer body for what an accepted delivery did (contract)."""
+    if result.outcome == Outcome.QUEUED or result.incident is None:
+        return {"status": result.outcome, "incident": None, "alert_id": result.alert_id}
+    return {
+        "status": result.outcome,
+        "incident": result.incident.number,
+        "incident_state": result.incident.state,
+        "alert_id": result.alert_id,
+    }
 
 
 def declared_length(request: Request) -> int:
@@ -266,14 +291,22 @@ class AzureMonitorWebhookView(APIView):
         tags=["webhook"],
     )
     def post(self, request: Request, slug: str) -> Response:
-        answer = delivery_receive(
-            connection=request.webhook_connection,
-            principal=request.user,
-            raw=request.webhook_body,
-            content_type=request.META.get("CONTENT_TYPE", ""),
-            content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""),
-        )
-        return Response(answer.body, status=answer.status_code)
+        try:
+            result = delivery_receive(
+                connection=request.webhook_connection,
+                principal=request.user,
+                raw=request.webhook_body,
+                content_type=request.META.get("CONTENT_TYPE", ""),
+                content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""),
+            )
+        except DeliveryRefused as refusal:
+            return Response(
+                {"detail": refusal.message, "code": refusal.code},
+                status=REFUSAL_STATUS[refusal.kind],
+            )
+        except Unavailable:
+            raise ServiceUnavailable() from None
+        return Response(answer_body(result), status=OUTCOME_STATUS[result.outcome])
 
 
 class AzureMonitorWebhookNoSlashView(AzureMonitorWebhookView):
@@ -424,5 +457,5 @@ class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"])
     def replay(self, request: Request, pk: str) -> Response:
         """Run a stored delivery through processing again (idempotent), as its sender."""
-        answer = delivery_replay(delivery=self.get_object(), actor=request.user)
-        return Response(answer.body, status=status.HTTP_200_OK)
+        result = delivery_replay(delivery=self.get_object(), actor=request.user)
+        return Response(answer_body(result), status=status.HTTP_200_OK)

@@ -1,0 +1,217 @@
+"""The webhook's hot path: three statements written by hand, where a measurement says so.
+
+Everything else on the path goes through the ORM. These three pay (bench/README.md):
+
+* `alert_get`: the alert and its incident in one SELECT (locked when it will change);
+  about 0.5 ms less than the ORM's `select_related(...).select_for_update().get()`.
+* `incident_insert` and `alert_insert` (PostgreSQL only, which runs INSERTs inside WITH):
+  an incident, its CI links and its first journal line in one statement, the alert and
+  its delivery in another; together about 0.55 ms less per new alert than the five
+  statements the ORM needs. SQLite takes the ORM path (`supported()` is False).
+
+The statements write model instances the caller built, as `Model.save()` would: every
+concrete field but the automatic primary key and generated columns, each value through
+the field's `pre_save` (so `auto_now` and defaults apply) and `get_db_prep_save`. Their
+text is built from the model's fields and cached per set of fields, so a new field is
+written without a change here (tests/integrations/test_fastpath.py proves it).
+"""
+
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Any
+
+from django.db import connection as db
+from django.db import models
+
+from cmdb.models import ConfigurationItem
+from incidents.models import Incident, IncidentConfigurationItem, JournalEntry
+
+from .models import Alert, Connection, Delivery
+
+# What `alert_get` reads; the other fields are deferred (loaded if ever touched).
+ALERT_READ = ("id", "connection", "alert_id", "incident", "monitor_condition", "resolved_at")
+INCIDENT_READ = ("id", "number", "state")
+
+
+def supported() -> bool:
+    """Whether the combined INSERTs run here: PostgreSQL runs INSERTs in WITH, SQLite not."""
+    return db.vendor == "postgresql"
+
+
+def written_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
+    """The fields an INSERT of `model` writes, as `Model.save()` does."""
+    meta = model._meta
+    return tuple(f for f in meta.concrete_fields if not f.generated and f is not meta.auto_field)
+
+
+def _values(instance: models.Model, fields: Sequence[models.Field]) -> list[Any]:
+    """The instance's values for `fields`, prepared as the ORM's INSERT prepares them."""
+    values = []
+    for field in fields:
+        value = field.pre_save(instance, add=True)
+        if hasattr(value, "resolve_expression"):
+            # A db_default or an expression: the ORM compiles it; these statements do not.
+            raise TypeError(f"{field} holds an expression; the hot path writes values only.")
+        values.append(field.get_db_prep_save(value, db))
+    return values
+
+
+def _insert_parts(
+    model: type[models.Model], fields: Sequence[models.Field], given: dict[str, str]
+) -> tuple[str, str]:
+    """The quoted table and columns, and the SELECT list for an INSERT .. SELECT.
+
+    `given` maps a field name to SQL taking its value from the statement (e.g. "inc.id");
+    the other fields are parameters, in the fields' order.
+    """
+    qn = db.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in fields)
+    items = [given.get(f.name, "%s") for f in fields]
+    return f"{qn(model._meta.db_table)} ({columns})", ", ".join(items)
+
+
+@cache
+def _incident_insert_sql(
+    incident_fields: tuple[models.Field, ...],
+    link_fields: tuple[models.Field, ...],
+    journal_fields: tuple[models.Field, ...],
+) -> str:
+    qn = db.ops.quote_name
+    incident, incident_values = _insert_parts(Incident, incident_fields, {})
+    links, link_items = _insert_parts(
+        IncidentConfigurationItem,
+        link_fields,
+        {"incident": "inc.id", "configuration_item": "ci.id"},
+    )
+    journal, journal_items = _insert_parts(JournalEntry, journal_fields, {"incident": "inc.id"})
+    pk, number = qn(Incident._meta.pk.column), qn(Incident._meta.get_field("number").column)
+    # Identifiers come from model metadata; every value is a parameter.
+    return (
+        f"WITH inc AS (INSERT INTO {incident} VALUES ({incident_values}) "  # noqa: S608
+        f"RETURNING {pk} AS id, {number} AS number), "
+        f"links AS (INSERT INTO {links} SELECT {link_items} "
+        "FROM inc, unnest(%s::bigint[]) AS ci(id) ON CONFLICT DO NOTHING), "
+        f"journal AS (INSERT INTO {journal} SELECT {journal_items} FROM inc) "
+        "SELECT id, number FROM inc"
+    )
+
+
+def incident_insert(
+    *,
+    incident: Incident,
+    journal: JournalEntry,
+    configuration_items: Iterable[ConfigurationItem],
+) -> Incident:
+    """Write a new incident, its links to `configuration_items` and its first journal line.
+
+    One statement (PostgreSQL): ~0.3 ms less than the ORM's three. Every link is written
+    from one template row (one `linked_at`); links that exist already are kept. Sets the
+    incident's id and number and the journal line's incident.
+    """
+    incident_fields = written_fields(Incident)
+    link_fields = written_fields(IncidentConfigurationItem)
+    journal_fields = written_fields(JournalEntry)
+    link = IncidentConfigurationItem(incident=incident)
+    ci_pks = list(dict.fromkeys(ci.pk for ci in configuration_items))
+    params = [
+        *_values(incident, incident_fields),
+        *_values(
+            link, [f for f in link_fields if f.name not in ("incident", "configuration_item")]
+        ),
+        ci_pks,
+        *_values(journal, [f for f in journal_fields if f.name != "incident"]),
+    ]
+    with db.cursor() as cursor:
+        cursor.execute(_incident_insert_sql(incident_fields, link_fields, journal_fields), params)
+        incident.pk, incident.number = cursor.fetchone()
+    incident._state.adding = False
+    incident._state.db = db.alias
+    journal.incident = incident
+    return incident
+
+
+@cache
+def _alert_insert_sql(
+    alert_fields: tuple[models.Field, ...], delivery_fields: tuple[models.Field, ...]
+) -> str:
+    qn = db.ops.quote_name
+    alert, alert_values = _insert_parts(Alert, alert_fields, {})
+    delivery, delivery_items = _insert_parts(Delivery, delivery_fields, {"alert": "a.id"})
+    # Identifiers come from model metadata; every value is a parameter.
+    return (
+        f"WITH a AS (INSERT INTO {alert} VALUES ({alert_values}) "  # noqa: S608
+        f"RETURNING {qn(Alert._meta.pk.column)} AS id) "
+        f"INSERT INTO {delivery} SELECT {delivery_items} FROM a "
+        f"RETURNING {qn(Delivery._meta.get_field('alert').column)}, {qn(Delivery._meta.pk.column)}"
+    )
+
+
+def alert_insert(*, alert: Alert, delivery: Delivery) -> Alert:
+    """Write a new alert and its (first) delivery in one statement (PostgreSQL).
+
+    ~0.25 ms less than the ORM's two. A plain INSERT: a concurrent delivery of the same
+    alert fails here, on the unique constraint. Sets both ids and the delivery's alert.
+    """
+    alert_fields = written_fields(Alert)
+    delivery_fields = written_fields(Delivery)
+    params = [
+        *_values(alert, alert_fields),
+        *_values(delivery, [f for f in delivery_fields if f.name != "alert"]),
+    ]
+    with db.cursor() as cursor:
+        cursor.execute(_alert_insert_sql(alert_fields, delivery_fields), params)
+        alert.pk, delivery.pk = cursor.fetchone()
+    for instance in (alert, delivery):
+        instance._state.adding = False
+        instance._state.db = db.alias
+    delivery.alert = alert
+    return alert
+
+
+@cache
+def _alert_get_sql(vendor: str, lock: bool) -> str:
+    qn = db.ops.quote_name
+    a, i = Alert._meta, Incident._meta
+    alert_columns = ", ".join(f"a.{qn(a.get_field(f).column)}" for f in ALERT_READ)
+    incident_columns = ", ".join(f"i.{qn(i.get_field(f).column)}" for f in INCIDENT_READ)
+    # Identifiers come from model metadata; the values are parameters.
+    sql = (
+        f"SELECT {alert_columns}, {incident_columns} "  # noqa: S608
+        f"FROM {qn(a.db_table)} a JOIN {qn(i.db_table)} i "
+        f"ON i.{qn(i.pk.column)} = a.{qn(a.get_field('incident').column)} "
+        f"WHERE a.{qn(a.get_field('connection').column)} = %s "
+        f"AND a.{qn(a.get_field('alert_id').column)} = %s"
+    )
+    # Only the alert row is locked (PostgreSQL); SQLite has one writer anyway.
+    return sql + (" FOR UPDATE OF a" if lock and vendor == "postgresql" else "")
+
+
+def _from_db(model: type[models.Model], names: Sequence[str], values: Sequence[Any]) -> Any:
+    """A model instance from raw column values: converted as the ORM converts, rest deferred."""
+    fields = [model._meta.get_field(n) for n in names]
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        expression = field.get_col(model._meta.db_table)
+        for converter in db.ops.get_db_converters(expression) + field.get_db_converters(db):
+            value = converter(value, expression, db)
+        converted.append(value)
+    return model.from_db(db.alias, [f.attname for f in fields], converted)
+
+
+def alert_get(*, connection: Connection, alert_id: str, lock: bool) -> Alert | None:
+    """The alert `alert_id` of a connection with its incident, in one SELECT, or None.
+
+    With `lock`, the alert row is locked until the transaction ends (PostgreSQL). The
+    instances hold ALERT_READ and INCIDENT_READ; their other fields are deferred.
+    ~0.5 ms less than the ORM's query (the ORM compiles it on every call).
+    """
+    with db.cursor() as cursor:
+        cursor.execute(_alert_get_sql(db.vendor, lock), [connection.pk, alert_id])
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    row = _from_db(Alert, ALERT_READ, found[: len(ALERT_READ)])
+    incident = _from_db(Incident, INCIDENT_READ, found[len(ALERT_READ) :])
+    Alert.connection.field.set_cached_value(row, connection)
+    Alert.incident.field.set_cached_value(row, incident)
+    return row
