@@ -94,10 +94,14 @@ def incident_new(
     impact: int | None = None,
     urgency: int | None = None,
     opened_at: datetime | None = None,
-    configuration_items: Iterable[ConfigurationItem] = (),
     message: str = "",
-) -> Incident:
-    """Open an incident; impact and urgency default from the Azure severity."""
+) -> tuple[Incident, JournalEntry]:
+    """Build (unsaved) an incident and its opening journal line, as `incident_open` writes them.
+
+    Impact and urgency default from the Azure severity. The webhook's hot path writes
+    these instances in one statement (integrations.fastpath); everyone else calls
+    `incident_open`.
+    """
     default_impact, default_urgency = impact_urgency_for_severity(severity)
     now = timezone.now()
     incident = Incident(
