@@ -63,7 +63,7 @@ class IncidentAdmin(admin.ModelAdmin):
     change_form_template = "admin/incidents/incident/change_form.html"
     list_display = [
         "number",
-        "title",
+        "short_title",
         "state_badge",
         "priority_badge",
         "severity_short",
@@ -73,7 +73,7 @@ class IncidentAdmin(admin.ModelAdmin):
         "opened",
         "azure_condition",
     ]
-    list_display_links = ["number", "title"]
+    list_display_links = ["number", "short_title"]
     list_filter = [
         StateFilter,
         AssigneeFilter,
@@ -151,6 +151,11 @@ class IncidentAdmin(admin.ModelAdmin):
         return False  # an incident's record is kept; cancel it instead
 
     # --- columns ---
+
+    @admin.display(description="Title", ordering="title")
+    def short_title(self, obj: Incident) -> str:
+        # At most three lines (console.css); the whole title shows on hover.
+        return format_html('<span class="clamp" title="{}">{}</span>', obj.title, obj.title)
 
     @admin.display(description="State", ordering="state")
     def state_badge(self, obj: Incident) -> str:

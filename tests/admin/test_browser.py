@@ -22,8 +22,9 @@ from pytest_django import Settings as SettingsWrapper
 from pytest_django.live_server_helper import LiveServer
 
 from incidents.models import Incident
+from incidents.services import incident_assign
 from integrations.models import Connection, Delivery
-from tests.factories import UserFactory
+from tests.factories import AssignmentGroupFactory, UserFactory
 from tests.helpers import FakeKeySet, load_fixture, make_token
 
 CHROMIUM = "/usr/bin/chromium"
@@ -68,27 +69,25 @@ def in_browser(
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
 
-    def drive(script: BrowserScript) -> None:
+    def drive(script: BrowserScript, viewport: dict[str, int]) -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
             )
             try:
-                context = browser.new_context(
-                    base_url=live_server.url, viewport={"width": 1680, "height": 1000}
-                )
+                context = browser.new_context(base_url=live_server.url, viewport=viewport)
                 context.set_default_timeout(15_000)
                 script(context.new_page())
                 context.close()
             finally:
                 browser.close()
 
-    def run(script: BrowserScript) -> None:
+    def run(script: BrowserScript, width: int = 1680, height: int = 1000) -> None:
         failure: list[BaseException] = []
 
         def target() -> None:
             try:
-                drive(script)
+                drive(script, {"width": width, "height": height})
             except BaseException as exc:  # re-raised in the test's thread below
                 failure.append(exc)
 
@@ -102,13 +101,18 @@ def in_browser(
     return run
 
 
-@pytest.fixture
-def screenshot() -> Callable[[Page, str], None]:
+@pytest.fixture(scope="module")
+def screenshots_folder() -> Path:
+    """test-output/browser/, emptied once for the tests of this module."""
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True)
+    return SCREENSHOTS
 
-    def take(page: Page, name: str) -> None:
-        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+@pytest.fixture
+def screenshot(screenshots_folder: Path) -> Callable[[Page, str], None]:
+    def take(page: Page, name: str, *, full_page: bool = True) -> None:
+        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page)
 
     return take
 
@@ -217,11 +221,120 @@ def test_operator_finds_takes_and_resolves_the_incident_azure_opened(
     )
     assert by_olga == ["assigned", "state_changed", "state_changed", "work_note"]
     assert Delivery.objects.count() == 1
-    assert sorted(p.name for p in SCREENSHOTS.iterdir()) == [
+    assert {p.name for p in SCREENSHOTS.iterdir()} >= {
         "01-dashboard.png",
         "02-incident-list.png",
         "03-incident.png",
         "04-resolve-form.png",
         "05-journal.png",
         "06-raw-delivery.png",
-    ]
+    }
+
+
+# What a list looks like in the browser: how wide the page is against the window, whether the
+# list's own box scrolls sideways, which of `columns` are not wholly inside the window, and
+# whether the navigation sidebar is open.
+LAYOUT = """(columns) => {
+    const inside = (el) => {
+        const box = el.getBoundingClientRect();
+        return box.width > 0 && box.left >= 0 && box.right <= window.innerWidth;
+    };
+    const results = document.querySelector("#changelist .results");
+    return {
+        pageWidth: document.documentElement.scrollWidth,
+        windowWidth: window.innerWidth,
+        listOverflow: results ? results.scrollWidth - results.clientWidth : 0,
+        hidden: columns.filter((name) => {
+            const head = document.querySelector("#result_list th.column-" + name);
+            const cell = document.querySelector("#result_list tbody tr .field-" + name);
+            return !head || !cell || !inside(head) || !inside(cell);
+        }),
+        sidebarOpen: document.getElementById("main").classList.contains("shifted"),
+    };
+}"""
+INCIDENT_COLUMNS = ["number", "short_title", "state_badge", "priority_badge", "main_ci", "opened"]
+LONG_TITLE = (
+    "Percentage CPU greater than 95 for 15 minutes on vm-payments-api-westeurope-prod-042 "
+    "and 11 more virtual machines of the payments platform in rg-payments-prod-westeurope, "
+    "checkout is slow and card authorisations time out for customers in several markets"
+)[:255].ljust(255, ".")
+
+
+def sign_in(page: Page, username: str) -> None:
+    page.goto("/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.locator("#user-tools")).to_be_visible()
+
+
+def assert_fits(
+    page: Page, columns: list[str], screenshot: Callable[..., None], name: str
+) -> dict[str, Any]:
+    screenshot(page, name, full_page=False)  # what the window shows; first, to see a failure
+    layout = page.evaluate(LAYOUT, columns)
+    assert layout["pageWidth"] <= layout["windowWidth"], layout
+    assert layout["listOverflow"] <= 1, layout
+    assert layout["hidden"] == [], layout
+    return layout
+
+
+@pytest.mark.parametrize(("width", "folded"), [(1366, True), (1440, True), (1920, False)])
+def test_incident_list_reads_at_a_glance_without_scrolling_sideways(
+    in_browser: Callable[..., None],
+    fire: Any,
+    screenshot: Callable[..., None],
+    width: int,
+    folded: bool,
+) -> None:
+    groups = [AssignmentGroupFactory(name=name) for name in ("Cloud operations", "Payments")]
+    users = [UserFactory(username=name) for name in ("amira", "bogdan")]
+    for n in range(25):
+        incident = fire(
+            f"vm-payments-api-westeurope-prod-{n:03}",
+            *([f"db-{n}"] if n % 4 == 0 else []),
+            severity=f"Sev{n % 5}",
+            alertRule=f"High CPU on the payments tier {n}",
+        )
+        if n % 3:
+            incident_assign(
+                incident=incident,
+                actor="test",
+                assigned_to=users[n % 2],
+                assignment_group=groups[n % 2],
+            )
+    # The first is a priority-1 incident: at the top of the list, in the screenshots.
+    first = Incident.objects.get(alerts__alert_rule="High CPU on the payments tier 0")
+    Incident.objects.filter(pk=first.pk).update(title=LONG_TITLE)
+    olga = UserFactory(username="olga")
+    olga.set_password(PASSWORD)
+    olga.save()
+    call_command("grant_role", "olga", "operators", stdout=io.StringIO())
+
+    def look(page: Page) -> None:
+        sign_in(page, "olga")
+        page.goto("/admin/incidents/incident/")
+        expect(page.locator("#result_list tbody tr")).to_have_count(25)
+        layout = assert_fits(page, INCIDENT_COLUMNS, screenshot, f"10-incident-list-{width}")
+        assert layout["sidebarOpen"] is not folded, layout
+        # The long title stops after three lines; all of it is in the tooltip.
+        title = page.locator("#result_list .clamp", has_text=LONG_TITLE[:40])
+        assert title.get_attribute("title") == LONG_TITLE
+        lines = page.evaluate(
+            "(el) => el.getBoundingClientRect().height"
+            " / parseFloat(getComputedStyle(el).lineHeight)",
+            title.element_handle(),
+        )
+        assert lines <= 3.05, lines
+        # The filters by alert rule and by monitoring service.
+        expect(page.locator("#changelist-filter")).to_contain_text("By alert rule")
+        expect(page.locator("#changelist-filter")).to_contain_text("By monitoring service")
+
+        page.goto("/admin/cmdb/configurationitem/")
+        columns = ["name", "ci_class", "open_incidents"]
+        assert_fits(page, columns, screenshot, f"11-configuration-items-{width}")
+        page.goto("/admin/integrations/delivery/")
+        columns = ["received_at", "connection", "outcome_badge", "alert_link"]
+        assert_fits(page, columns, screenshot, f"12-deliveries-{width}")
+
+    in_browser(look, width=width, height=768 if width == 1366 else 900)

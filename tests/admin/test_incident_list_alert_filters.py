@@ -49,7 +49,8 @@ def test_incident_list_filters_by_alert_rule_and_monitoring_service(
     ]
     assert offered(response, "monitoring service") == ["Platform", "Resource Health"]
     page = response.content.decode()
-    assert "By alert rule" in page and "By monitoring service" in page
+    assert "By alert rule" in page
+    assert "By monitoring service" in page
 
 
 def test_incident_list_alert_filters_offer_the_most_used_values_of_the_last_30_days(
