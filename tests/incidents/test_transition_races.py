@@ -58,8 +58,8 @@ class Race:
         self.operator_first = False
 
     def lookup(self, real: Any) -> Any:
-        def lookup_then_wait(connection: Connection, alert_id: str) -> Alert | None:
-            row = real(connection, alert_id)
+        def lookup_then_wait(connection: Connection, alert_id: str, **kwargs: Any) -> Alert | None:
+            row = real(connection, alert_id, **kwargs)
             if row is not None and self.barrier is not None:
                 self.barrier.wait(timeout=TIMEOUT)
                 if self.operator_first:
@@ -72,7 +72,7 @@ class Race:
 @pytest.fixture
 def race(monkeypatch: pytest.MonkeyPatch) -> Race:
     race = Race()
-    monkeypatch.setattr(ingest, "_alert_locked", race.lookup(ingest._alert_locked))
+    monkeypatch.setattr(ingest, "_alert_find", race.lookup(ingest._alert_find))
     return race
 
 

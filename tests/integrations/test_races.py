@@ -37,16 +37,16 @@ def lookups_meet(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hold each thread's first alert look-up until every thread has made it."""
     barrier = threading.Barrier(THREADS)
     seen = threading.local()
-    real_lookup = services._alert_locked
+    real_lookup = services._alert_find
 
-    def lookup_then_wait(connection: Connection, alert_id: str) -> Alert | None:
-        row = real_lookup(connection, alert_id)
+    def lookup_then_wait(connection: Connection, alert_id: str, **kwargs: Any) -> Alert | None:
+        row = real_lookup(connection, alert_id, **kwargs)
         if not getattr(seen, "waited", False):
             seen.waited = True
             barrier.wait(timeout=TIMEOUT)
         return row
 
-    monkeypatch.setattr(services, "_alert_locked", lookup_then_wait)
+    monkeypatch.setattr(services, "_alert_find", lookup_then_wait)
 
 
 def deliver_concurrently(path: str, body: bytes | list[bytes], token: str) -> list[Any]:

@@ -27,15 +27,15 @@ WORKER = textwrap.dedent(
     from integrations.models import Connection
     from integrations.tokens import AzurePrincipal
 
-    real_open = services.incident_open
+    real_new = services._alert_new
 
-    def open_then_hang(**kwargs):
-        incident = real_open(**kwargs)
+    def new_then_hang(**kwargs):
+        row = real_new(**kwargs)
         open(sys.argv[1], "w").close()
         time.sleep(120)
-        return incident
+        return row
 
-    services.incident_open = open_then_hang
+    services._alert_new = new_then_hang
     body = open(sys.argv[2], "rb").read()
     principal = AzurePrincipal("app", "oid", "tid", "1.0", ())
     services.delivery_receive(
