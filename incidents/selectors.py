@@ -4,7 +4,7 @@ from collections import Counter
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, Model, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from cmdb.models import ConfigurationItem
 from cmdb.selectors import configuration_item_list
@@ -86,37 +86,33 @@ def incident_configuration_items(*, incident: Incident) -> QuerySet[IncidentConf
     )
 
 
-def _alert_model() -> type[Model]:
-    # Reached through the reverse relation: incidents may not import integrations.
-    return Incident._meta.get_field("alerts").related_model
-
-
 def incident_list_with_alert(
     queryset: QuerySet[Incident], **alert_lookups: str
 ) -> QuerySet[Incident]:
     """The incidents of `queryset` with at least one alert matching `alert_lookups`.
 
     EXISTS rather than a join: an incident with many matching alerts is listed once,
-    without DISTINCT over the whole list.
+    without DISTINCT over the whole list. Alerts are named by the reverse relation
+    `alerts`, not imported (integrations is above incidents).
     """
-    alerts = _alert_model().objects.filter(incident=OuterRef("pk"), **alert_lookups)
-    return queryset.filter(Exists(alerts))
+    lookups = {f"alerts__{name}": value for name, value in alert_lookups.items()}
+    return queryset.filter(Exists(Incident.objects.filter(pk=OuterRef("pk"), **lookups)))
 
 
-ALERT_VALUE_FIELDS = ("alert_rule", "monitoring_service")
+ALERT_VALUE_FIELDS = ("alerts__alert_rule", "alerts__monitoring_service")
 
 
 def alert_values_in_use(*, since: datetime, limit: int) -> dict[str, list[str]]:
     """The alert rules and monitoring services of the alerts created since `since`.
 
-    Per field, the `limit` values with the most alerts, in alphabetical order. One query
-    for both fields, over the recent alerts only (`created_at` is indexed), and bounded.
+    Per field (`alert_rule`, `monitoring_service`), the `limit` values with the most
+    alerts, in alphabetical order. One query for both fields, over the recent alerts only
+    (`created_at` is indexed), and bounded.
     """
     rows = (
-        _alert_model()
-        .objects.filter(created_at__gte=since)
+        Incident.objects.filter(alerts__created_at__gte=since)
         .values_list(*ALERT_VALUE_FIELDS)
-        .annotate(uses=Count("pk"))
+        .annotate(uses=Count("alerts"))
         .order_by("-uses")[: limit * 10]
     )
     uses: dict[str, Counter[str]] = {field: Counter() for field in ALERT_VALUE_FIELDS}
@@ -125,7 +121,9 @@ def alert_values_in_use(*, since: datetime, limit: int) -> dict[str, list[str]]:
             if value:
                 uses[field][value] += count
     return {
-        field: sorted((value for value, _ in counter.most_common(limit)), key=str.casefold)
+        field.removeprefix("alerts__"): sorted(
+            (value for value, _ in counter.most_common(limit)), key=str.casefold
+        )
         for field, counter in uses.items()
     }
 
