@@ -1,7 +1,7 @@
 """Query-string filters of the incident list (contract: REST API)."""
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from cmdb.resource_ids import normalise_resource_id
 
@@ -32,7 +32,8 @@ class IncidentFilterSet(django_filters.FilterSet):
     opened_after = django_filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="gte")
     opened_before = django_filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="lt")
     search = django_filters.CharFilter(
-        method="filter_search", label="Number, title, alert rule or CI name"
+        method="filter_search",
+        label="Number, title, alert rule, CI name or Service Health tracking ID",
     )
 
     class Meta:
@@ -60,8 +61,17 @@ class IncidentFilterSet(django_filters.FilterSet):
         pk = incident_pk_from_number(value)
         if pk is not None:
             return queryset.filter(pk=pk)
+        # A Service Health trackingId of one of its alerts: an EXISTS (the alerts live
+        # in integrations, which this app does not import; the relation names them).
+        alerts = Incident._meta.get_field("alerts").related_model._default_manager
+        tracking = Exists(
+            alerts.filter(incident=OuterRef("pk"), tracking_id__iexact=value[:200]).exclude(
+                tracking_id=""
+            )
+        )
         return queryset.filter(
-            Q(title__icontains=value)
+            tracking
+            | Q(title__icontains=value)
             | Q(alerts__alert_rule__icontains=value)
             | Q(configuration_items__name__icontains=value)
             | Q(configuration_items__azure_resource_id=normalise_resource_id(value))

@@ -107,6 +107,9 @@ class Incident(TimeStampedModel):
         related_name="incidents",
         blank=True,
     )
+    # What correlates the messages of one Azure event (a Service Health trackingId, a
+    # resource's health), with its connection (integrations.lifecycles); "" for others.
+    event_key = models.CharField(max_length=1100, blank=True, default="", db_default="")
 
     objects = IncidentQuerySet.as_manager()
 
@@ -143,9 +146,21 @@ class Incident(TimeStampedModel):
                 | models.Q(resolved_at__isnull=False),
                 name="%(app_label)s_%(class)s_resolved_has_time",
             ),
+            # One open incident per Azure event: concurrent messages of it cannot open two.
+            models.UniqueConstraint(
+                fields=["event_key"],
+                condition=models.Q(state__in=OPEN_STATES) & ~models.Q(event_key=""),
+                name="%(app_label)s_%(class)s_one_open_per_event",
+            ),
         ]
         indexes = [
             models.Index(fields=["state", "priority"], name="incidents_state_priority"),
+            # Finds an event's latest incident in any state (a resolved one takes its RCA).
+            models.Index(
+                fields=["event_key", "-id"],
+                condition=~models.Q(event_key=""),
+                name="incidents_event_key",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -137,9 +137,10 @@ def incident_open(
     opened_at: datetime | None = None,
     configuration_items: Iterable[ConfigurationItem] = (),
     message: str = "",
+    event_key: str = "",
 ) -> Incident:
     """Open an incident linked to `configuration_items`; impact and urgency default from
-    the Azure severity."""
+    the Azure severity. `event_key`: the Azure event it follows (Incident.event_key)."""
     incident, entry = incident_new(
         title=title,
         description=description,
@@ -150,6 +151,7 @@ def incident_open(
         opened_at=opened_at,
         message=message,
     )
+    incident.event_key = event_key
     incident.save(force_insert=True)
     incident_link_configuration_items(incident=incident, configuration_items=configuration_items)
     entry.incident = incident

@@ -16,6 +16,8 @@ class MonitorCondition(models.TextChoices):
 class DeliveryOutcome(models.TextChoices):
     CREATED = "created", "Opened an incident"
     RESOLVED = "resolved", "Resolved the alert"
+    UPDATED = "updated", "Added to its event's incident"
+    IGNORED = "ignored", "A recovery with no open incident, nothing opened"
     DUPLICATE = "duplicate", "Repeat, nothing changed"
     STALE = "stale", "Late or stale, nothing changed"
     REJECTED = "rejected", "Refused"

@@ -104,6 +104,7 @@ class ConnectionForm(forms.ModelForm):
             "required_role",
             "jwks_uri",
             "allowed_subscriptions",
+            "auto_resolve_after_minutes",
         ]
 
     def clean_tenant_id(self) -> str:

@@ -1,5 +1,6 @@
 """Connections to Azure tenants, the alerts they sent, and every delivery as received."""
 
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from core.display import datetime_display
@@ -11,6 +12,7 @@ from .choices import (
     DeliveryOutcome,
     MonitorCondition,
 )
+from .lifecycles import azure_resolves
 from .validators import (
     validate_audiences,
     validate_guid,
@@ -58,9 +60,25 @@ class Connection(TimeStampedModel):
         default=list, blank=True, validators=[validate_guid_list]
     )
     enabled = models.BooleanField(default=True)
+    # Resolves an incident of alerts Azure never resolves after this long without a new
+    # message (integrations.tasks.auto_resolve); null: never.
+    auto_resolve_after_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Resolve incidents Azure never resolves after this many minutes without "
+        "a new message. Blank: never.",
+    )
 
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(auto_resolve_after_minutes__isnull=True)
+                | models.Q(auto_resolve_after_minutes__gte=1),
+                name="%(app_label)s_%(class)s_auto_resolve_positive",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.slug
@@ -108,6 +126,10 @@ class Alert(TimeStampedModel):
     # at ingest (`headlines.condition_line`) so the incident page reads it from the row.
     # db_default: an INSERT that does not name the column (written by hand) still works.
     condition = models.CharField(max_length=500, blank=True, default="", db_default="")
+    # A Service Health alert's trackingId (searchable on the incidents); "" for others.
+    tracking_id = models.CharField(
+        "tracking ID", max_length=200, blank=True, default="", db_default=""
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -127,6 +149,11 @@ class Alert(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.alert_rule or self.alert_id
+
+    @property
+    def azure_resolves(self) -> bool:
+        """Whether Azure will send Resolved for this alert (stateful alerts only)."""
+        return azure_resolves(self.monitoring_service)
 
 
 class Delivery(models.Model):

@@ -15,6 +15,10 @@ class Outcome(StrEnum):
     RESOLVED = "resolved"
     DUPLICATE = "duplicate"
     STALE = "stale"
+    # A follow-up of a Service Health or Resource Health event, journaled on its incident.
+    UPDATED = "updated"
+    # A Resource Health recovery (or Unknown) with no open incident: nothing opened.
+    IGNORED = "ignored"
     # Kept in the local spool while the database is unavailable; processed later.
     QUEUED = "queued"
 
@@ -32,6 +36,8 @@ OUTCOME_STATUS = {
     Outcome.RESOLVED: 200,
     Outcome.DUPLICATE: 200,
     Outcome.STALE: 200,
+    Outcome.UPDATED: 200,
+    Outcome.IGNORED: 200,
     Outcome.QUEUED: 202,
 }
 REFUSAL_STATUS = {

@@ -6,23 +6,26 @@ transaction commits, so a 2xx means the alert and its incident are durably store
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from cmdb.services import ci_unique_by_names, ci_upsert_for_resources
+from core import jobs
 from core.database import database_unavailable
 from core.display import datetime_display
 from core.exceptions import ApplicationError, StateChanged
-from incidents.choices import IncidentState, JournalKind, ResolutionCode
+from incidents.choices import OPEN_STATES, IncidentState, JournalKind, ResolutionCode
 from incidents.models import Incident
 from incidents.services import incident_new, incident_open, incident_resolve, journal_add
 
 from . import fastpath, spool
 from .choices import AZURE_MONITOR_ACTOR, DeliveryOutcome, MonitorCondition
+from .lifecycles import HealthMove, Kind, Lifecycle, lifecycle_of
 from .models import Alert, Connection, Delivery
 from .outcomes import OUTCOME_STATUS, REFUSAL_STATUS, Outcome, RefusalKind
 from .parsing import AlertParseError, ParsedAlert, parse_alert
@@ -394,7 +397,12 @@ def spool_drain(*, limit: int | None = None) -> spool.DrainReport:
 
 
 def _alert_new(
-    *, connection: Connection, alert: ParsedAlert, received_at: datetime, incident: Incident
+    *,
+    connection: Connection,
+    alert: ParsedAlert,
+    received_at: datetime,
+    incident: Incident,
+    tracking_id: str = "",
 ) -> Alert:
     """The (unsaved) alert row for a new alert."""
     return Alert(
@@ -413,17 +421,97 @@ def _alert_new(
         resolved_at=(alert.resolved_at or received_at) if alert.is_resolved else None,
         portal_url=portal_url(alert),
         condition=condition_line(alert),
+        tracking_id=tracking_id,
     )
+
+
+def _alert_store(*, row: Alert, delivery: Delivery) -> None:
+    """Insert a new alert and its delivery (one statement on PostgreSQL)."""
+    if fastpath.supported():
+        # A plain INSERT: a concurrent delivery of the same alert fails here, on the constraint.
+        fastpath.alert_insert(alert=row, delivery=delivery)
+    else:
+        row.save(force_insert=True)
+        delivery.alert = row
+        delivery.save(force_insert=True)
+
+
+def _event_incident(*, event_key: str, lifecycle: Lifecycle) -> Incident | None:
+    """The incident of an Azure event (one indexed lookup), or None.
+
+    Resource Health: the resource's open incident. Service Health: the trackingId's latest
+    incident in any state (a resolved one takes its RCA as a journal line).
+    """
+    found = Incident.objects.filter(event_key=event_key)
+    if lifecycle.kind == Kind.RESOURCE_HEALTH:
+        found = found.filter(state__in=OPEN_STATES)
+    return found.order_by("-id").only("id", "number", "state").first()
+
+
+def _event_follow_up(
+    *,
+    connection: Connection,
+    alert: ParsedAlert,
+    received_at: datetime,
+    delivery: Delivery,
+    incident: Incident,
+    lifecycle: Lifecycle,
+) -> tuple[Alert, Outcome]:
+    """Add a later message of an event to its incident (journal), resolving it if it says so."""
+    journal_add(
+        incident=incident,
+        actor=AZURE_MONITOR_ACTOR,
+        kind=JournalKind.SOURCE_UPDATE,
+        message=lifecycle.note,
+    )
+    outcome = Outcome.UPDATED
+    resolved_at = alert.fired_at or received_at
+    if lifecycle.resolves and incident.is_open:
+        _incident_resolve_by_azure(incident=incident, resolved_at=resolved_at, notes=lifecycle.note)
+        outcome = Outcome.RESOLVED if incident.state == IncidentState.RESOLVED else outcome
+    row = _alert_new(
+        connection=connection,
+        alert=alert,
+        received_at=received_at,
+        incident=incident,
+        tracking_id=lifecycle.tracking_id,
+    )
+    delivery.outcome = DeliveryOutcome(outcome.value)
+    delivery.status_code = OUTCOME_STATUS[outcome]
+    _alert_store(row=row, delivery=delivery)
+    return row, outcome
 
 
 def _alert_create(
     *, connection: Connection, alert: ParsedAlert, received_at: datetime, delivery: Delivery
-) -> Alert:
+) -> tuple[Alert | None, Outcome]:
     """Open the incident of a new alert, link its CIs, and store the alert and its delivery.
 
-    On PostgreSQL the incident (with links and journal) and the alert (with its delivery)
-    are one statement each (`fastpath`); elsewhere the ORM writes the same rows.
+    A later message of a Service Health or Resource Health event goes to its incident
+    instead (`_event_follow_up`); a recovery with no open incident stores the delivery
+    only (ignored, no alert). On PostgreSQL the incident (with links and journal) and
+    the alert (with its delivery) are one statement each (`fastpath`); elsewhere the ORM
+    writes the same rows.
     """
+    lifecycle = lifecycle_of(alert)  # pure: no query for ordinary alerts
+    event_key = f"{connection.pk}:{lifecycle.key}" if lifecycle.key else ""
+    if event_key:
+        existing = _event_incident(event_key=event_key, lifecycle=lifecycle)
+        if existing is not None:
+            return _event_follow_up(
+                connection=connection,
+                alert=alert,
+                received_at=received_at,
+                delivery=delivery,
+                incident=existing,
+                lifecycle=lifecycle,
+            )
+        if lifecycle.kind == Kind.RESOURCE_HEALTH and lifecycle.health != HealthMove.OPENS:
+            # A recovery (or Unknown) of a resource with no open incident opens nothing.
+            delivery.outcome = DeliveryOutcome.IGNORED
+            delivery.status_code = OUTCOME_STATUS[Outcome.IGNORED]
+            delivery.save(force_insert=True)
+            return None, Outcome.IGNORED
     cis = ci_upsert_for_resources(resource_ids=alert.target_ids, seen_at=received_at)
     target_names = {ci.name.lower() for ci in cis}
     # Log search alerts target a workspace and name the machines in configurationItems.
@@ -441,27 +529,39 @@ def _alert_create(
     }
     if fastpath.supported():
         incident, journal = incident_new(**opening)
+        # Concurrent first messages of one event: the second fails on the open-event
+        # constraint, and its retry finds this incident.
+        incident.event_key = event_key
         fastpath.incident_insert(incident=incident, journal=journal, configuration_items=cis)
-        row = _alert_new(
-            connection=connection, alert=alert, received_at=received_at, incident=incident
-        )
-        # A plain INSERT: a concurrent delivery of the same alert fails here, on the constraint.
-        fastpath.alert_insert(alert=row, delivery=delivery)
     else:
-        incident = incident_open(**opening, configuration_items=cis)
-        row = _alert_new(
-            connection=connection, alert=alert, received_at=received_at, incident=incident
-        )
-        row.save(force_insert=True)
-        delivery.alert = row
-        delivery.save(force_insert=True)
+        incident = incident_open(**opening, configuration_items=cis, event_key=event_key)
+    row = _alert_new(
+        connection=connection,
+        alert=alert,
+        received_at=received_at,
+        incident=incident,
+        tracking_id=lifecycle.tracking_id,
+    )
+    _alert_store(row=row, delivery=delivery)
     if alert.is_resolved:
         # Resolved arrived first (the Fired message was lost or is late): keep the record.
         _incident_resolve_by_azure(incident=incident, resolved_at=row.resolved_at)
-    return row
+    elif lifecycle.resolves:
+        # The event's first message already ends it (Microsoft's test sample does).
+        _incident_resolve_by_azure(
+            incident=incident, resolved_at=alert.fired_at or received_at, notes=lifecycle.note
+        )
+    elif lifecycle.kind == Kind.STATELESS and connection.auto_resolve_after_minutes:
+        auto_resolve_schedule(
+            incident=incident,
+            after=received_at + timedelta(minutes=connection.auto_resolve_after_minutes),
+        )
+    return row, Outcome.CREATED
 
 
-def _incident_resolve_by_azure(*, incident: Incident, resolved_at: datetime) -> None:
+def _incident_resolve_by_azure(
+    *, incident: Incident, resolved_at: datetime, notes: str = ""
+) -> None:
     """Resolve the alert's incident, unless a person has resolved, closed or canceled it.
 
     The resolve is a compare-and-set on the state read with the alert. If an operator
@@ -481,8 +581,8 @@ def _incident_resolve_by_azure(*, incident: Incident, resolved_at: datetime) -> 
                 incident=incident,
                 actor=AZURE_MONITOR_ACTOR,
                 resolution_code=ResolutionCode.RESOLVED_BY_SOURCE,
-                resolution_notes="Azure Monitor reported the alert resolved at "
-                f"{datetime_display(resolved_at)}.",
+                resolution_notes=notes
+                or f"Azure Monitor reported the alert resolved at {datetime_display(resolved_at)}.",
                 resolved_at=resolved_at,
             )
         except StateChanged:
@@ -558,7 +658,7 @@ def _alert_ingest_once(
     received_at: datetime,
     delivery: Delivery,
     known_absent: bool,
-) -> tuple[Alert, Outcome]:
+) -> tuple[Alert | None, Outcome]:
     """One try at ingesting, inside the caller's transaction.
 
     `known_absent`: the caller just found no such alert, so none is looked up (if one
@@ -566,10 +666,9 @@ def _alert_ingest_once(
     """
     row = None if known_absent else _alert_find(connection, alert.alert_id, lock=True)
     if row is None:
-        row = _alert_create(
+        return _alert_create(
             connection=connection, alert=alert, received_at=received_at, delivery=delivery
         )
-        return row, Outcome.CREATED
     outcome = _alert_apply(row=row, alert=alert, received_at=received_at)
     _delivery_of_known(delivery=delivery, row=row, outcome=outcome)
     return row, outcome
@@ -607,7 +706,7 @@ def alert_ingest(
         if row is not None:
             outcome = _alert_apply(row=row, alert=alert, received_at=received_at)
             _delivery_of_known(delivery=delivery, row=row, outcome=outcome)
-            return _accepted(connection, principal, row, outcome)
+            return _accepted(connection, principal, alert, row, outcome)
         known_absent = True
     # A new alert is inserted without a savepoint (it costs two round trips on every new
     # alert). If a concurrent delivery inserted the same alert first, the constraint
@@ -636,23 +735,80 @@ def alert_ingest(
                 received_at=received_at,
                 replay_of=replay_of,
             )
-    return _accepted(connection, principal, row, outcome)
+    return _accepted(connection, principal, alert, row, outcome)
 
 
 def _accepted(
-    connection: Connection, principal: AzurePrincipal, row: Alert, outcome: Outcome
+    connection: Connection,
+    principal: AzurePrincipal,
+    alert: ParsedAlert,
+    row: Alert | None,
+    outcome: Outcome,
 ) -> IngestResult:
-    """Log an accepted delivery and say what it did."""
-    incident = row.incident
+    """Log an accepted delivery and say what it did (an ignored one has no alert row)."""
+    incident = row.incident if row is not None else None
     logger.info(
         "webhook.accepted connection=%s alert_id=%s outcome=%s incident=%s caller=%s",
         connection.slug,
-        row.alert_id,
+        alert.alert_id,
         outcome,
-        incident.number,
+        incident.number if incident is not None else "-",
         principal.app_id,
     )
-    return IngestResult(outcome=outcome, alert_id=row.alert_id, alert=row, incident=incident)
+    return IngestResult(outcome=outcome, alert_id=alert.alert_id, alert=row, incident=incident)
+
+
+AUTO_RESOLVE_JOB = "integrations.auto_resolve"
+AutoResolveResult = Literal["resolved", "rescheduled", "unchanged"]
+
+
+def auto_resolve_schedule(*, incident: Incident, after: datetime) -> None:
+    """Check, at `after`, whether the incident has been quiet long enough to resolve it.
+
+    In the caller's transaction (core.jobs). One job per incident and due time.
+    """
+    jobs.enqueue(
+        AUTO_RESOLVE_JOB,
+        key=f"auto-resolve:{incident.pk}:{int(after.timestamp())}",
+        run_after=after,
+        incident_id=incident.pk,
+    )
+
+
+@transaction.atomic
+def incident_auto_resolve(*, incident_id: int, now: datetime | None = None) -> AutoResolveResult:
+    """Resolve an incident of alerts Azure never resolves once its connection's
+    `auto_resolve_after_minutes` have passed without a new message.
+
+    A newer message moves the check to its own due time ("rescheduled"), so messages
+    never have to reschedule anything. The resolve is a compare-and-set (the incident row
+    is locked, and an operator's resolve, close or cancel stands).
+    """
+    now = now or timezone.now()
+    incident = (
+        Incident.objects.select_for_update().only("id", "number", "state").filter(pk=incident_id)
+    ).first()
+    if incident is None or not incident.is_open:
+        return "unchanged"
+    alerts = list(Alert.objects.filter(incident=incident).select_related("connection"))
+    if not alerts or any(a.azure_resolves for a in alerts):
+        return "unchanged"  # Azure resolves one of them: its Resolved decides
+    connection = alerts[-1].connection  # the first alert's (newest first)
+    minutes = connection.auto_resolve_after_minutes
+    if not minutes:
+        return "unchanged"  # turned off since
+    latest = Delivery.objects.filter(alert__incident=incident).aggregate(at=Max("received_at"))
+    due = (latest["at"] or now) + timedelta(minutes=minutes)
+    if due > now:
+        auto_resolve_schedule(incident=incident, after=due)
+        return "rescheduled"
+    _incident_resolve_by_azure(
+        incident=incident,
+        resolved_at=now,
+        notes=f"No new message from Azure Monitor for {minutes} minutes, and Azure never "
+        f"resolves these alerts (connection {connection.slug}: auto-resolve).",
+    )
+    return "resolved"
 
 
 CONNECTION_FIELDS = (
@@ -664,6 +820,7 @@ CONNECTION_FIELDS = (
     "jwks_uri",
     "allowed_subscriptions",
     "enabled",
+    "auto_resolve_after_minutes",
 )
 
 

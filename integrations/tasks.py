@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from core import jobs
-from integrations.services import delivery_purge
+from integrations.services import AUTO_RESOLVE_JOB, delivery_purge, incident_auto_resolve
 
 logger = logging.getLogger(__name__)
 
@@ -24,3 +24,9 @@ def purge_deliveries(*, scheduled_at: datetime) -> None:
     before = scheduled_at - timedelta(days=days)
     count = delivery_purge(before=before)
     logger.info("deliveries.purged count=%s before=%s", count, before.isoformat())
+
+
+@jobs.job(AUTO_RESOLVE_JOB, attempts=5)
+def auto_resolve(*, incident_id: int) -> None:
+    """Resolve a quiet incident of alerts Azure never resolves (a connection's setting)."""
+    incident_auto_resolve(incident_id=incident_id)

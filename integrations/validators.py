@@ -107,6 +107,11 @@ class ConnectionSpecSerializer(serializers.Serializer):
     )
     allowed_subscriptions = serializers.ListField(child=GuidField(), required=False, default=list)
     enabled = StrictBooleanField(required=False, default=True)
+    # Resolves incidents of alerts Azure never resolves after this long without a new
+    # message; null (the default): never.
+    auto_resolve_after_minutes = serializers.IntegerField(
+        min_value=1, max_value=525_600, allow_null=True, required=False, default=None
+    )
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):

@@ -34,6 +34,11 @@ class IncidentAlertSerializer(serializers.Serializer):
     fired_at = serializers.DateTimeField(allow_null=True)
     resolved_at = serializers.DateTimeField(allow_null=True)
     configuration_items = serializers.ListField(child=serializers.CharField())
+    azure_resolves = serializers.BooleanField(
+        help_text="Whether Azure will send Resolved for this alert (stateful alerts); "
+        "activity-log alerts, budgets and log alerts v1 never resolve."
+    )
+    tracking_id = serializers.CharField(help_text="A Service Health alert's trackingId, or empty.")
 
 
 class IncidentSerializer(serializers.ModelSerializer):

@@ -53,6 +53,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "jwks_uri",
             "allowed_subscriptions",
             "enabled",
+            "auto_resolve_after_minutes",
             "webhook_url",
             "last_delivery_at",
             "created_at",
@@ -90,6 +91,11 @@ class AlertSerializer(serializers.ModelSerializer):
     portal_url = serializers.CharField(
         read_only=True, help_text="The alert in the Azure portal, or empty."
     )
+    azure_resolves = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether Azure will send Resolved for this alert (stateful alerts); "
+        "activity-log alerts, budgets and log alerts v1 never resolve.",
+    )
 
     class Meta:
         model = Alert
@@ -109,6 +115,8 @@ class AlertSerializer(serializers.ModelSerializer):
             "fired_at",
             "resolved_at",
             "portal_url",
+            "azure_resolves",
+            "tracking_id",
             "created_at",
             "updated_at",
         ]

@@ -150,14 +150,14 @@ SAMPLES: dict[str, tuple[list[str], str | None, int, str, str]] = {
         ["microsoft.resources/subscriptions"],
         "Sev4",
         5,
-        IncidentState.NEW,
+        IncidentState.RESOLVED,  # stage Resolved
         "Azure Service Name, Global: Test Action Group - Test Service Health Alert",
     ),
     "service-health-fired.json": (
         ["microsoft.resources/subscriptions"],
         "Sev4",
         5,
-        IncidentState.NEW,
+        IncidentState.RESOLVED,  # stage Resolved
         "AzureServiceName, Global: TestActionGroup-TestServiceHealthAlert",
     ),
     "smart-detector-fired.json": (
