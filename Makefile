@@ -38,6 +38,7 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(PY) tools/mypy_ratchet.py
 	DJANGO_SETTINGS_MODULE=itsm.settings_test $(PY) manage.py check --fail-level WARNING
 	DJANGO_SETTINGS_MODULE=itsm.settings_test $(PY) manage.py makemigrations --check --dry-run
 
@@ -49,4 +50,4 @@ test: lint
 	$(VENV)/bin/pytest --cov --cov-report=term:skip-covered
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .coverage
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache .coverage
