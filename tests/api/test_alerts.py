@@ -28,7 +28,8 @@ def test_alert_list_shows_fields(viewer: APIClient, incidents: dict) -> None:
     assert set(alert) == {
         "id", "alert_id", "connection", "incident", "alert_rule", "alert_rule_id", "severity",
         "signal_type", "monitoring_service", "monitor_condition", "target_ids",
-        "configuration_items", "fired_at", "resolved_at", "portal_url", "created_at",
+        "configuration_items", "fired_at", "resolved_at", "portal_url", "azure_resolves",
+        "tracking_id", "created_at",
         "updated_at",
     }  # fmt: skip
     assert (alert["connection"], alert["incident"], alert["severity"]) == (
