@@ -48,3 +48,18 @@ def post_worker_init(worker: Any) -> None:
         worker_warm_up()
     except Exception:
         worker.log.exception("warmup.failed")
+
+
+def post_request(worker: Any, req: Any, environ: dict[str, Any], resp: Any) -> None:
+    """Close, rather than keep, a connection whose request was refused.
+
+    Before reusing a connection gunicorn drains the unread rest of the body, one read at a
+    time: a stranger answered 401 who trickles a byte every few seconds would hold a worker
+    thread for minutes. Marking the body failed makes gunicorn close the connection instead
+    (gunicorn.http.parser: a failed body is never drained). Azure opens a new connection
+    for each delivery anyway.
+    """
+    status = getattr(resp, "status_code", None)
+    body = getattr(req, "body", None)
+    if body is not None and isinstance(status, int) and status >= 400:
+        body.failed = True

@@ -232,6 +232,28 @@ def test_gunicorn_slow_strangers_do_not_stop_valid_deliveries(
             stranger.join(5)
 
 
+def test_gunicorn_closes_a_refused_strangers_connection_instead_of_draining_it(
+    server: int,
+) -> None:
+    # gunicorn drains an unread body before reusing a connection, a read at a time: a
+    # stranger trickling bytes after its 401 would hold a worker thread for minutes.
+    with socket.create_connection(("127.0.0.1", server), timeout=5) as s:
+        s.sendall(_request("", b"", length=len(BODY)).replace(b"Connection: close\r\n", b""))
+        data = s.recv(65536)
+        assert data.startswith(b"HTTP/1.1 401"), data[:200]
+        started = time.monotonic()
+        closed = False
+        with contextlib.suppress(OSError):
+            for byte in BODY[:20]:
+                s.sendall(bytes([byte]))
+                s.settimeout(0.5)
+                with contextlib.suppress(TimeoutError):
+                    if s.recv(65536) == b"":
+                        closed = True
+                        break
+    assert closed or time.monotonic() - started < 3, "the refused connection stayed open"
+
+
 def test_gunicorn_stranger_is_answered_without_its_body(server: int) -> None:
     with socket.create_connection(("127.0.0.1", server), timeout=5) as s:
         s.sendall(_request("", b"", length=len(BODY)))  # and no body at all
