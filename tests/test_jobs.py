@@ -227,3 +227,104 @@ def test_run_worker_on_sqlite_says_jobs_run_in_the_web_process(capsys: Any) -> N
         pytest.skip("SQLite only")
     call_command("run_worker")
     assert "inside the web process" in capsys.readouterr().out
+
+
+@jobs.job("tests.jobs.once", attempts=1)
+def once(*, path: str) -> None:
+    record(path=path, tag="once")
+
+
+def _postgres_only() -> None:
+    if not jobs.durable():
+        pytest.skip("PostgreSQL only: stalled jobs need workers with heartbeats")
+
+
+def _stall(name: str, path: Path) -> int:
+    """Make the waiting job of `name` look taken by a worker that went silent an hour ago."""
+    from django.db import connection
+
+    [job] = [j for j in jobs.jobs_for(name) if j.kwargs["path"] == str(path)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat) "
+            "VALUES (now() - interval '1 hour') RETURNING id"
+        )
+        worker_id = cursor.fetchone()[0]
+        cursor.execute(
+            "UPDATE procrastinate_jobs SET status = 'doing', worker_id = %s WHERE id = %s",
+            [worker_id, job.id],
+        )
+    return job.id
+
+
+def _run_engine_job(name: str) -> None:
+    jobs._get_app().configure_task(name).defer(timestamp=int(time.time()))
+    jobs.run_worker(wait=False, queues=["engine"], install_signal_handlers=False)
+
+
+def test_recover_stalled_puts_back_the_job_of_a_lost_worker(tmp_path: Path) -> None:
+    _postgres_only()
+    out = tmp_path / "out"
+    jobs.enqueue("tests.jobs.record", path=str(out), tag="a")
+    _stall("tests.jobs.record", out)
+    _run_engine_job("jobs.recover_stalled")
+    assert _statuses("tests.jobs.record", out) == ["todo"]
+    _drain()
+    assert [line.split()[0] for line in _lines(out)] == ["a"]
+    assert _statuses("tests.jobs.record", out) == ["succeeded"]
+
+
+def test_recover_stalled_fails_a_lost_job_that_used_its_attempts(tmp_path: Path) -> None:
+    _postgres_only()
+    out = tmp_path / "out"
+    jobs.enqueue("tests.jobs.once", path=str(out))
+    _stall("tests.jobs.once", out)
+    _run_engine_job("jobs.recover_stalled")
+    assert _lines(out) == []
+    assert _statuses("tests.jobs.once", out) == ["failed"]
+
+
+def test_recover_stalled_fails_a_lost_job_when_a_newer_one_with_its_key_waits(
+    tmp_path: Path,
+) -> None:
+    _postgres_only()
+    out = tmp_path / "out"
+    key = f"record:{tmp_path.name}"
+    jobs.enqueue("tests.jobs.record", key=key, path=str(out), tag="old")
+    stalled = _stall("tests.jobs.record", out)
+    jobs.enqueue("tests.jobs.record", key=key, path=str(out), tag="new")
+    _run_engine_job("jobs.recover_stalled")
+    by_id = {j.id: j.status for j in jobs.jobs_for("tests.jobs.record")}
+    assert by_id[stalled] == "failed"
+    _drain()
+    assert [line.split()[0] for line in _lines(out)] == ["new"]
+
+
+def test_prune_finished_deletes_jobs_past_the_retention(tmp_path: Path, settings: Any) -> None:
+    _postgres_only()
+    from django.db import connection
+
+    out = tmp_path / "out"
+    jobs.enqueue("tests.jobs.record", path=str(out), tag="a")
+    _drain()
+    [done] = [j for j in jobs.jobs_for("tests.jobs.record") if j.kwargs["path"] == str(out)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE procrastinate_events SET at = at - interval '30 days' WHERE job_id = %s",
+            [done.id],
+        )
+    settings.JOBS_RETENTION_DAYS = 14
+    _run_engine_job("jobs.prune_finished")
+    assert _statuses("tests.jobs.record", out) == []
+
+
+def test_run_worker_command_burst_runs_due_jobs(tmp_path: Path) -> None:
+    from django.core.management import CommandError, call_command
+
+    _postgres_only()
+    out = tmp_path / "out"
+    jobs.enqueue("tests.jobs.record", path=str(out), tag="a")
+    call_command("run_worker", "--burst", "--concurrency", "2")
+    assert len(_lines(out)) == 1
+    with pytest.raises(CommandError, match="concurrency"):
+        call_command("run_worker", "--concurrency", "0")
