@@ -2,14 +2,16 @@
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
 
 from django.db import IntegrityError, transaction
+from django.db.models import CharField
 from django.db.models.functions import Lower
 
 from core.exceptions import ApplicationError
 
 from .models import ConfigurationItem
-from .resource_ids import MAX_RESOURCE_ID_BYTES, parse_resource_id
+from .resource_ids import MAX_RESOURCE_ID_BYTES, ResourceRef, parse_resource_id
 
 
 def ci_upsert_for_resources(
@@ -22,7 +24,7 @@ def ci_upsert_for_resources(
     returned carry their id and what the resource IDs say; for a CI that existed, the
     other fields are those of the row offered, not the stored one.
     """
-    refs = {}
+    refs: dict[str, ResourceRef] = {}
     for resource_id in resource_ids:
         ref = parse_resource_id(resource_id)
         refs.setdefault(ref.resource_id, ref)
@@ -112,8 +114,9 @@ def _check_fits(ci: ConfigurationItem) -> None:
             code="resource_id_too_long",
         )
     for field in ("name", "ci_class", "subscription_id", "resource_group"):
-        limit = ConfigurationItem._meta.get_field(field).max_length
-        if len(getattr(ci, field)) > limit:
+        # All four are CharFields, each with a max_length.
+        limit = cast("CharField[str, str]", ConfigurationItem._meta.get_field(field)).max_length
+        if limit is not None and len(getattr(ci, field)) > limit:
             raise ApplicationError(
                 f"{field} may be at most {limit} characters (in lower case).", code="too_long"
             )

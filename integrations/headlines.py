@@ -548,7 +548,8 @@ def _smart_detector_condition(alert: ParsedAlert, ctx: dict[str, Any]) -> str:
 
 
 def _prometheus_title(alert: ParsedAlert, ctx: dict[str, Any]) -> str:
-    labels = ctx.get("labels") if isinstance(ctx.get("labels"), dict) else {}
+    labels = ctx.get("labels")
+    labels = labels if isinstance(labels, dict) else {}
     name = text(labels.get("alertname"), 150) or text(alert.alert_rule, 150)
     if not name:
         return ""

@@ -86,7 +86,7 @@ def failed_dir() -> Path:
     return spool_dir() / "failed"
 
 
-def _tag(record: bytes, secret: str) -> str:
+def _tag(record: bytes, secret: str | bytes) -> str:
     return salted_hmac(_TAG_SALT, record, secret=secret, algorithm="sha256").hexdigest()
 
 

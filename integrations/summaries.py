@@ -119,7 +119,8 @@ def _log_v1_lines(ctx: dict[str, Any]) -> list[str]:
 
 
 def _activity_lines(ctx: dict[str, Any]) -> list[str]:
-    props = ctx.get("properties") if isinstance(ctx.get("properties"), dict) else {}
+    props = ctx.get("properties")
+    props = props if isinstance(props, dict) else {}
     lines = []
     if props.get("title"):
         lines.append(f"Event: {_text(props.get('title'))}")
@@ -172,7 +173,8 @@ def _prometheus_lines(ctx: dict[str, Any]) -> list[str]:
 
 
 def _budget_lines(ctx: dict[str, Any]) -> list[str]:
-    data = ctx.get("AlertData") if isinstance(ctx.get("AlertData"), dict) else {}
+    data = ctx.get("AlertData")
+    data = data if isinstance(data, dict) else {}
     lines = []
     for label, key in (
         ("Budget", "BudgetName"),

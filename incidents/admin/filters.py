@@ -1,6 +1,6 @@
 """The incident list's filters: open by default, alert rule and service, the dashboard's links."""
 
-from collections.abc import Iterable
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -32,7 +32,8 @@ class StateFilter(admin.SimpleListFilter):
             (self.ALL, "All"),
         ]
 
-    def choices(self, changelist: Any) -> Iterable[dict[str, Any]]:
+    # Any: the stubs' item type (_ListFilterChoices) is private to them.
+    def choices(self, changelist: Any) -> Iterator[Any]:
         current = self.value() or self.OPEN
         for value, label in self.lookup_choices:
             yield {
