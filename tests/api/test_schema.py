@@ -66,6 +66,7 @@ def test_incident_list_documents_the_contract_filters(schema: dict) -> None:
     params = {p["name"] for p in schema["paths"]["/api/incidents/"]["get"]["parameters"]}
     assert params == {
         "state", "priority", "severity", "alert_id", "configuration_item", "connection",
+        "alert_rule", "monitoring_service",
         "opened_after", "opened_before", "search", "ordering", "page", "page_size",
     }  # fmt: skip
 
