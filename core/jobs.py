@@ -49,8 +49,8 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar, cast
 
 import procrastinate
 from asgiref.sync import sync_to_async
@@ -59,6 +59,7 @@ from django.db import close_old_connections, connections, transaction
 from django.db import connection as db_connection
 from django.utils.module_loading import autodiscover_modules
 from procrastinate import exceptions as engine_exceptions
+from procrastinate.contrib.django.django_connector import DjangoConnector
 from procrastinate.job_context import JobContext
 from procrastinate.jobs import Job, Status
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
@@ -114,7 +115,7 @@ class _Backoff(BaseRetryStrategy):
         runs = job.attempts + 1
         if runs >= self.attempts:
             return None
-        return RetryDecision(retry_in={"seconds": self.delay(runs)})
+        return RetryDecision(retry_at=datetime.now(tz=UTC) + timedelta(seconds=self.delay(runs)))
 
 
 _specs: dict[str, _Spec] = {}
@@ -255,7 +256,10 @@ def run_worker(
     if durable():
         # Django's connection cannot LISTEN or serve an event loop; the worker gets its
         # own psycopg pool on the same database.
-        worker_app = app.with_connector(app.connector.get_worker_connector())
+        connector = app.connector
+        if not isinstance(connector, DjangoConnector):
+            raise RuntimeError(f"Unexpected job engine connector: {connector!r}")
+        worker_app = app.with_connector(connector.get_worker_connector())
         logger.info(
             "jobs.worker_started name=%s concurrency=%s queues=%s",
             options["name"],
@@ -373,7 +377,8 @@ def _bind(app: procrastinate.App, spec: _Spec) -> None:
     task = app.task(name=spec.name, retry=strategy, queue=spec.queue, pass_context=True)(run)
     if spec.cron is not None:
         # The queueing lock: a run still waiting when the next is due is not doubled.
-        app.periodic(cron=spec.cron, queueing_lock=spec.name)(task)
+        # Typed for functions taking the due `timestamp` first; `run` takes it by keyword.
+        app.periodic(cron=spec.cron, queueing_lock=spec.name)(cast(Any, task))
 
 
 def _fresh_connections() -> None:
