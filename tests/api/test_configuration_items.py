@@ -196,7 +196,13 @@ def test_configuration_item_update_and_partial_update(operator: APIClient) -> No
 
 def test_configuration_item_incidents(viewer: APIClient, incidents: dict, post_alert: Any) -> None:
     vm = ConfigurationItem.objects.get(name="test-VM")
-    again = fire(post_alert, RESOURCE_HEALTH, "/a/9")
+    # A stateless alert: another Resource Health one would join the open incident.
+    again = fire(
+        post_alert,
+        "azure/activity-log-administrative-fired.json",
+        "/a/9",
+        firedDateTime="2029-01-01T00:00:00Z",
+    )
     url = f"/api/configuration-items/{vm.pk}/incidents/"
     assert [i["number"] for i in results(viewer.get(url))] == [again, incidents["vm"]]
     assert [i["number"] for i in results(viewer.get(f"{url}?ordering=number&page_size=1"))] == [

@@ -30,13 +30,17 @@ def _example() -> str:
     return block.group(1)
 
 
+# Stateless alerts: several Resource Health alerts of one VM would join one incident.
+ADMIN = "azure/activity-log-administrative-fired.json"
+
+
 def test_the_worked_example_takes_and_resolves_the_oldest_open_p1(
     live_server: LiveServer, post_alert: Any, connection: Any, tmp_path: Path
 ) -> None:
     other_vm = VM_ID.replace("test-VM", "other-vm")
-    oldest = fire(post_alert, RESOURCE_HEALTH, "/ex/1", severity="Sev0")
-    newer = fire(post_alert, RESOURCE_HEALTH, "/ex/2", severity="Sev0")
-    fire(post_alert, RESOURCE_HEALTH, "/ex/3", severity="Sev2")  # P3: not for us
+    oldest = fire(post_alert, ADMIN, "/ex/1", severity="Sev0")
+    newer = fire(post_alert, ADMIN, "/ex/2", severity="Sev0")
+    fire(post_alert, ADMIN, "/ex/3", severity="Sev2")  # P3: not for us
     fire(
         post_alert,
         RESOURCE_HEALTH,

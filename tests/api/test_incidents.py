@@ -44,7 +44,8 @@ def test_incident_list_shows_contract_fields(viewer: APIClient, incidents: dict)
     alert = vm["alerts"][0]
     assert set(alert) == {
         "alert_id", "alert_rule", "monitoring_service", "signal_type",
-        "monitor_condition", "fired_at", "resolved_at", "configuration_items",
+        "monitor_condition", "fired_at", "resolved_at", "configuration_items", "azure_resolves",
+        "tracking_id",
     }  # fmt: skip
     assert alert["alert_id"] == "/a/1"
     assert alert["monitor_condition"] == "Fired"
