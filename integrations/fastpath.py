@@ -104,7 +104,8 @@ def incident_insert(
 ) -> Incident:
     """Write a new incident, its links to `configuration_items` and its first journal line.
 
-    One statement (PostgreSQL): ~0.3 ms less than the ORM's three. Every link is written
+    One statement (PostgreSQL); with `alert_insert`, ~0.55 ms of CPU less per new alert
+    than the ORM's five statements (issue #9's measurement). Every link is written
     from one template row (one `linked_at`); links that exist already are kept. Sets the
     incident's id and number and the journal line's incident.
     """
@@ -149,8 +150,9 @@ def _alert_insert_sql(
 def alert_insert(*, alert: Alert, delivery: Delivery) -> Alert:
     """Write a new alert and its (first) delivery in one statement (PostgreSQL).
 
-    ~0.25 ms less than the ORM's two. A plain INSERT: a concurrent delivery of the same
-    alert fails here, on the unique constraint. Sets both ids and the delivery's alert.
+    Two statements in one (see `incident_insert` for the figure). A plain INSERT: a
+    concurrent delivery of the same alert fails here, on the unique constraint. Sets
+    both ids and the delivery's alert.
     """
     alert_fields = written_fields(Alert)
     delivery_fields = written_fields(Delivery)
