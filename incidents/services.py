@@ -267,9 +267,7 @@ def incident_resolve(
             code="invalid_resolution_code",
             fields=["resolution_code"],
         )
-    resolution_notes = _text(
-        resolution_notes, field="resolution_notes", max_length=NOTE_MAX_LENGTH
-    )
+    resolution_notes = _text(resolution_notes, field="resolution_notes", max_length=NOTE_MAX_LENGTH)
     message = f"Resolved ({ResolutionCode(resolution_code).label})."
     if resolution_notes:
         message += f" {resolution_notes}"
