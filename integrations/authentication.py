@@ -1,6 +1,7 @@
 """DRF authentication for the Secure Webhook: Entra ID bearer tokens."""
 
 import logging
+from typing import cast
 
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -9,12 +10,25 @@ from rest_framework.request import Request
 from core.clientaddr import client_address
 
 from . import jwks
+from .models import Connection
 from .ratelimit import failure_record
 from .tokens import AzurePrincipal, CallerNotAllowed, InvalidToken, validate_token
 
 logger = logging.getLogger(__name__)
 
 REALM = "azure-monitor"
+
+
+class WebhookRequest(Request):
+    """A webhook request with what the view and the authentication set on it.
+
+    Only for the type checker: the request is DRF's own, these attributes are set on it.
+    """
+
+    webhook_connection: Connection  # set by the view before authentication
+    webhook_body: bytes  # set by the view once the caller is authenticated
+    bearer_token_sent: bool
+    bearer_error: str
 
 
 class SigningKeysUnavailable(exceptions.APIException):
@@ -58,6 +72,7 @@ class EntraIdBearerAuthentication(BaseAuthentication):
             raise
 
     def _authenticate(self, request: Request) -> tuple[AzurePrincipal, None]:
+        request = cast(WebhookRequest, request)
         connection = request.webhook_connection
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != b"bearer":
