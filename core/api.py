@@ -2,11 +2,11 @@
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import InterfaceError, OperationalError
 from django.db.models import F, QuerySet
-from rest_framework import exceptions, filters, pagination, serializers, status
+from rest_framework import exceptions, filters, generics, pagination, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -48,7 +48,9 @@ class OrderingFilter(filters.OrderingFilter):
         return queryset.order_by(*terms, "pk")
 
     def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
-        fields = [name for name, *_ in self.get_valid_fields(view.get_queryset(), view)]
+        # Filter backends run only on generic views (only they have `filter_backends`).
+        queryset = cast(generics.GenericAPIView, view).get_queryset()
+        fields = [name for name, *_ in self.get_valid_fields(queryset, view)]
         return [
             {
                 "name": self.ordering_param,
@@ -76,7 +78,14 @@ class SlugRelatedField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
-class RefuseUnknownFields:
+if TYPE_CHECKING:
+    # What the mixin is mixed into, so mypy knows `fields` and the next to_internal_value.
+    _SerializerBase = serializers.Serializer
+else:
+    _SerializerBase = object
+
+
+class RefuseUnknownFields(_SerializerBase):
     """Serializer mixin: a field the serializer does not take is an error, not dropped.
 
     Otherwise a typo (`titel`) or a field that is not set this way (`state`, `priority`)

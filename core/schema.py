@@ -8,7 +8,7 @@ An operation's own `@extend_schema(responses=...)` wins over these defaults.
 from typing import Any
 
 from drf_spectacular import openapi
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import Direction, OpenApiResponse
 from rest_framework import serializers
 
 
@@ -25,7 +25,9 @@ class ErrorSerializer(serializers.Serializer):
 class ValidationErrorSerializer(ErrorSerializer):
     """A 400 answer; when fields were wrong, `errors` maps each to its messages."""
 
-    errors = serializers.DictField(
+    # SerializerMetaclass takes declared fields out of the class body, so at run time this
+    # does not shadow Serializer.errors; mypy cannot see the metaclass do it.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.JSONField(),
         required=False,
         help_text='Per field, a list of messages, e.g. `{"title": ["This field is required."]}`.',
@@ -66,7 +68,7 @@ class AutoSchema(openapi.AutoSchema):
             errors["429"] = error("Too many requests; retry after `Retry-After` seconds.")
         return errors
 
-    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+    def _get_response_bodies(self, direction: Direction = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         for code, response in self._standard_errors().items():
             if code not in responses:
