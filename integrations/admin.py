@@ -5,14 +5,16 @@ read-only, and replayed through `delivery_replay` by holders of `integrations.re
 """
 
 import json
+from collections.abc import Callable
 from contextlib import suppress
 from contextvars import ContextVar
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar, cast
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Q, QuerySet
 from django.http import (
@@ -77,7 +79,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     ]
     list_filter = ["enabled"]
     search_fields = ["slug", "name", "tenant_id"]
-    list_select_related: list[str] = []
+    list_select_related: ClassVar[list[str]] = []
     fieldsets = [
         (None, {"fields": ["slug", "name", "enabled", "webhook_url"]}),
         (
@@ -139,7 +141,9 @@ class ConnectionAdmin(admin.ModelAdmin):
             fields.append("slug")  # the last part of the URL Azure calls: fixed once created
         return fields
 
-    def get_list_display(self, request: HttpRequest) -> list:
+    def get_list_display(
+        self, request: HttpRequest
+    ) -> list[str | Callable[[Any], str | bool]] | tuple[str | Callable[[Any], str | bool], ...]:
         _current_request.set(request)
         return super().get_list_display(request)
 
@@ -459,14 +463,17 @@ class DeliveryAdmin(admin.ModelAdmin):
                 )
                 continue
             try:
-                result = delivery_replay(delivery=delivery, actor=request.user)
+                # The admin site lets only signed-in staff in, never AnonymousUser.
+                actor = cast(AbstractBaseUser, request.user)
+                result = delivery_replay(delivery=delivery, actor=actor)
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             else:
+                # An ignored alert (Resource Health recovery, nothing open) has no incident.
+                number = result.incident.number if result.incident is not None else "none"
                 self.message_user(
                     request,
-                    f"Delivery {delivery.pk} replayed: {result.outcome}, "
-                    f"incident {result.incident.number}.",
+                    f"Delivery {delivery.pk} replayed: {result.outcome}, incident {number}.",
                     messages.SUCCESS,
                 )
 
