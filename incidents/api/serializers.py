@@ -4,6 +4,7 @@ from functools import cache
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from rest_framework import serializers
 from rest_framework.fields import empty
 
@@ -42,10 +43,10 @@ class IncidentAlertSerializer(serializers.Serializer):
 
 
 class IncidentSerializer(serializers.ModelSerializer):
-    assignment_group = serializers.SlugRelatedField(
+    assignment_group: serializers.SlugRelatedField[AssignmentGroup] = serializers.SlugRelatedField(
         slug_field="name", read_only=True, allow_null=True
     )
-    assigned_to = serializers.SlugRelatedField(
+    assigned_to: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
     # Read-only choice fields lose `allow_blank` in ModelSerializer: "" (not resolved yet)

@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from incidents.models import Incident
+
 from ..choices import DeliveryOutcome
 from ..models import Alert, Connection, Delivery
 from ..validators import ConnectionSpecSerializer
@@ -77,8 +79,10 @@ class ConnectionReplaceSerializer(ConnectionSpecSerializer):
 
 
 class AlertSerializer(serializers.ModelSerializer):
-    connection = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    incident = serializers.SlugRelatedField(
+    connection: serializers.SlugRelatedField[Connection] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    incident: serializers.SlugRelatedField[Incident] = serializers.SlugRelatedField(
         slug_field="number", read_only=True, help_text="The incident number."
     )
     target_ids = serializers.ListField(
@@ -126,15 +130,17 @@ class AlertSerializer(serializers.ModelSerializer):
 class DeliverySerializer(serializers.ModelSerializer):
     """A delivery without its body (the list)."""
 
-    connection = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    connection: serializers.SlugRelatedField[Connection] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     alert_id = serializers.CharField(
         source="reported_alert_id", read_only=True, help_text="The alertId the body named."
     )
-    alert = serializers.PrimaryKeyRelatedField(
+    alert: serializers.PrimaryKeyRelatedField[Alert] = serializers.PrimaryKeyRelatedField(
         read_only=True, allow_null=True, help_text="The alert's id (null when refused)."
     )
     incident = serializers.SerializerMethodField(help_text="The alert's incident number.")
-    replay_of = serializers.PrimaryKeyRelatedField(
+    replay_of: serializers.PrimaryKeyRelatedField[Delivery] = serializers.PrimaryKeyRelatedField(
         read_only=True, allow_null=True, help_text="The delivery this one replayed."
     )
 
