@@ -51,6 +51,7 @@ VM_ID = (
 STATIC = "azure/platform-metric-static-threshold-fired.json"
 RESOURCE_HEALTH = "azure/resource-health-fired.json"
 BUDGET = "azure/budget-costalerts-actual-fired.json"
+ADMIN = "azure/activity-log-administrative-fired.json"
 LOG_V2 = "azure/log-alerts-v2-fired.json"
 RESOLVED_FIRST = "azure/platform-metric-resolved.json"
 ESSENTIALS_ONLY = "azure/alertcontext-fragments/essentials-platform-fired.json"

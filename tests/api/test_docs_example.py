@@ -12,7 +12,7 @@ from pytest_django.live_server_helper import LiveServer
 from rest_framework.authtoken.models import Token
 
 from incidents.models import Incident
-from tests.helpers import RESOURCE_HEALTH, VM_ID, fire, make_user
+from tests.helpers import ADMIN, RESOURCE_HEALTH, VM_ID, fire, make_user
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -31,7 +31,6 @@ def _example() -> str:
 
 
 # Stateless alerts: several Resource Health alerts of one VM would join one incident.
-ADMIN = "azure/activity-log-administrative-fired.json"
 
 
 def test_the_worked_example_takes_and_resolves_the_oldest_open_p1(

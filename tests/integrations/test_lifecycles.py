@@ -19,6 +19,7 @@ from integrations.lifecycles import HealthMove, Kind, lifecycle_of, plain_text
 from integrations.models import Alert, Connection, Delivery
 from integrations.parsing import parse_alert
 from tests.helpers import (
+    ADMIN,
     STATIC,
     TIMEOUT,
     is_postgres,
@@ -30,7 +31,6 @@ from tests.integrations.test_ingest import data_queries
 
 SH = "azure/service-health-{}.json"
 RH = "azure/resource-health-{}.json"
-ADMIN = "azure/activity-log-administrative-fired.json"
 SH_CHAIN = ("active", "update", "resolved", "rca")
 
 
