@@ -36,7 +36,8 @@ class ConfigurationItemForm(forms.ModelForm):
                 self.fields[name].help_text = "Blank: taken from the Azure resource ID."
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns
         resource_id = (data.get("azure_resource_id") or "").strip()
         if resource_id:
             if not resource_id.lower().startswith("/subscriptions/"):
@@ -66,7 +67,7 @@ class ConfigurationItemAdmin(admin.ModelAdmin):
     list_filter = ["ci_class", "subscription_id", "resource_group"]
     search_fields = ["name", "azure_resource_id"]
     search_help_text = "Name or Azure resource ID (or part of it)."
-    list_select_related: list[str] = []
+    list_select_related = []
     show_facets = admin.ShowFacets.NEVER
     fields = [
         "name",
