@@ -3,8 +3,9 @@
 `actor` is the person who acts, or a `str` naming a system actor ("Azure Monitor").
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import SupportsInt, cast
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -179,7 +180,7 @@ def _changed_meanwhile(incident: Incident) -> StateChanged:
     return StateChanged(f"{incident.number} changed meanwhile{now}; reload it.")
 
 
-def _written(incident: Incident, values: dict[str, object]) -> Incident:
+def _written(incident: Incident, values: Mapping[str, object]) -> Incident:
     """Bring the caller's copy in line with what was just written."""
     for field, value in values.items():
         setattr(incident, field, value)
@@ -493,8 +494,9 @@ def incident_update(*, incident: Incident, actor: Actor, **changes: object) -> I
         # Priority depends on both: computed from a stale one it would be wrong.
         current = current.filter(impact=incident.impact, urgency=incident.urgency)
         values["priority"] = priority_for(
-            int(changed.get("impact", incident.impact)),
-            int(changed.get("urgency", incident.urgency)),
+            # Given by the serializers and forms as numbers (IntegerChoices values).
+            int(cast(SupportsInt, changed.get("impact", incident.impact))),
+            int(cast(SupportsInt, changed.get("urgency", incident.urgency))),
         )
     with transaction.atomic(savepoint=False):
         written = current.update(**values)
