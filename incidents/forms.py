@@ -5,7 +5,7 @@ lifecycle actions' forms are built from `incidents.lifecycle`, as the API's seri
 """
 
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -77,6 +77,6 @@ class IncidentChangeForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if "assigned_to" in self.fields:
-            self.fields["assigned_to"].queryset = assignee_list(
-                including=self.instance.assigned_to_id
-            )
+            # A foreign key's form field: a ModelChoiceField.
+            assignee = cast(forms.ModelChoiceField, self.fields["assigned_to"])
+            assignee.queryset = assignee_list(including=self.instance.assigned_to_id)
