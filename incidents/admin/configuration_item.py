@@ -20,6 +20,8 @@ from ..choices import OPEN_STATES
 from ..selectors import incident_list_for_ci
 
 PAST_INCIDENTS_SHOWN = 20
+# The annotation get_queryset adds to each CI: its number of open incidents.
+OPEN_INCIDENT_COUNT = "open_incident_count"
 
 if admin.site.is_registered(ConfigurationItem):
     admin.site.unregister(ConfigurationItem)
@@ -35,13 +37,17 @@ class ConfigurationItemAdmin(CmdbConfigurationItemAdmin):
             super()
             .get_queryset(request)
             .annotate(
-                open_incident_count=Count("incidents", filter=Q(incidents__state__in=OPEN_STATES))
+                **{
+                    OPEN_INCIDENT_COUNT: Count(
+                        "incidents", filter=Q(incidents__state__in=OPEN_STATES)
+                    )
+                }
             )
         )
 
-    @admin.display(description="Open incidents", ordering="open_incident_count")
+    @admin.display(description="Open incidents", ordering=OPEN_INCIDENT_COUNT)
     def open_incidents(self, obj: ConfigurationItem) -> str | int:
-        count = obj.open_incident_count
+        count: int = getattr(obj, OPEN_INCIDENT_COUNT)
         if not count:
             return 0
         url = reverse("admin:incidents_incident_changelist") + "?" + urlencode({"ci": obj.pk})
