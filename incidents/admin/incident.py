@@ -1,12 +1,13 @@
 """The incident list and the incident page; their actions go through the services."""
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import quote, unquote
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import (
@@ -26,8 +27,9 @@ from core.exceptions import ApplicationError
 
 from ..forms import IncidentChangeForm, WorkNoteForm, form_for
 from ..lifecycle import LIFECYCLE, Action, is_final
-from ..models import AssignmentGroup, Incident
+from ..models import AssignmentGroup, Incident, IncidentConfigurationItem
 from ..selectors import (
+    CI_LINKS,
     incident_configuration_items,
     incident_journal,
     incident_list_for_console,
@@ -47,6 +49,14 @@ from .lifecycle import MESSAGE_NUMBERS, bulk_actions, is_allowed, numbers_text
 
 def _badge(kind: str, value: object, label: str) -> str:
     return format_html('<span class="badge {}-{}">{}</span>', kind, value, label)
+
+
+_OPENED_BY_AZURE = "_console_opened_by_azure"
+
+
+def _actor(request: HttpRequest) -> AbstractBaseUser:
+    """Who is acting: the admin site lets only signed-in staff in, never AnonymousUser."""
+    return cast(AbstractBaseUser, request.user)
 
 
 def _ago(value: Any) -> str:
@@ -179,7 +189,8 @@ class IncidentAdmin(admin.ModelAdmin):
 
     @admin.display(description="Main CI")
     def main_ci(self, obj: Incident) -> str | None:
-        links = obj.ci_links  # prefetched by incident_list_for_console
+        # Prefetched by incident_list_for_console.
+        links: list[IncidentConfigurationItem] = getattr(obj, CI_LINKS)
         if not links:
             return None
         ci = links[0].configuration_item
@@ -217,9 +228,10 @@ class IncidentAdmin(admin.ModelAdmin):
     # --- the incident page ---
 
     def _opened_by_azure(self, obj: Incident) -> bool:
-        if not hasattr(obj, "_console_opened_by_azure"):
-            obj._console_opened_by_azure = obj.alerts.exists()
-        return obj._console_opened_by_azure
+        # Cached on the object: asked several times while one page is built.
+        if not hasattr(obj, _OPENED_BY_AZURE):
+            setattr(obj, _OPENED_BY_AZURE, obj.alerts.exists())
+        return bool(getattr(obj, _OPENED_BY_AZURE))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Incident | None = None) -> list[str]:
         fields = list(self.readonly_fields)
@@ -245,7 +257,7 @@ class IncidentAdmin(admin.ModelAdmin):
             for field in ("assigned_to", "assignment_group")
         }
         try:
-            incident_edit(incident=current, actor=request.user, changes=edits, **assignment)
+            incident_edit(incident=current, actor=_actor(request), changes=edits, **assignment)
         except ApplicationError as exc:
             self.message_user(request, exc.message, messages.ERROR)
 
@@ -343,14 +355,14 @@ class IncidentAdmin(admin.ModelAdmin):
         if form.is_valid():
             try:
                 incident_add_work_note(
-                    incident=incident, actor=request.user, message=form.cleaned_data["message"]
+                    incident=incident, actor=_actor(request), message=form.cleaned_data["message"]
                 )
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             else:
                 self.message_user(request, "Work note added.", messages.SUCCESS)
         else:
-            errors = "; ".join(e for errs in form.errors.values() for e in errs)
+            errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
             self.message_user(request, f"The work note was not added: {errors}", messages.ERROR)
         url = reverse("admin:incidents_incident_change", args=[quote(incident.pk)])
         return HttpResponseRedirect(f"{url}#journal")
@@ -368,7 +380,7 @@ class IncidentAdmin(admin.ModelAdmin):
         done = []
         for incident in incidents:
             try:
-                spec.run(incident, request.user, data)
+                spec.run(incident, _actor(request), data)
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             else:
@@ -440,7 +452,7 @@ class IncidentAdmin(admin.ModelAdmin):
 class AssignmentGroupAdmin(admin.ModelAdmin):
     list_display = ["name", "description"]
     search_fields = ["name"]
-    list_filter: list[str] = []
-    list_select_related: list[str] = []
+    list_filter = []
+    list_select_related = []
     readonly_fields = ["created_at", "updated_at"]
     filter_horizontal = ["members"]
