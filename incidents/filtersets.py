@@ -1,7 +1,9 @@
 """Query-string filters of the incident list (contract: REST API)."""
 
+from typing import cast
+
 import django_filters
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 
 from cmdb.resource_ids import normalise_resource_id
 
@@ -63,7 +65,8 @@ class IncidentFilterSet(django_filters.FilterSet):
             return queryset.filter(pk=pk)
         # A Service Health trackingId of one of its alerts: an EXISTS (the alerts live
         # in integrations, which this app does not import; the relation names them).
-        alerts = Incident._meta.get_field("alerts").related_model._default_manager
+        related = cast(type[Model], Incident._meta.get_field("alerts").related_model)
+        alerts = related._default_manager
         tracking = Exists(
             alerts.filter(incident=OuterRef("pk"), tracking_id__iexact=value[:200]).exclude(
                 tracking_id=""

@@ -2,6 +2,7 @@
 
 from functools import reduce
 from operator import or_
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
@@ -20,6 +21,9 @@ from .choices import (
     Urgency,
 )
 from .priority import PRIORITY_MATRIX, priority_for
+
+if TYPE_CHECKING:
+    from cmdb.models import ConfigurationItem
 
 # INC0001001 is the first incident: the number is derived from the primary key by the
 # database itself, so it is unique and needs no counter under concurrent creation.
@@ -101,6 +105,7 @@ class Incident(TimeStampedModel):
         max_length=32, choices=ResolutionCode, blank=True, default=""
     )
     resolution_notes = models.TextField(blank=True, default="")
+    configuration_items: "models.ManyToManyField[ConfigurationItem, IncidentConfigurationItem]"
     configuration_items = models.ManyToManyField(
         "cmdb.ConfigurationItem",
         through="IncidentConfigurationItem",
@@ -166,7 +171,7 @@ class Incident(TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.number or 'INC (new)'} {self.title}"
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.priority = priority_for(self.impact, self.urgency)
         super().save(*args, **kwargs)
 

@@ -1,7 +1,7 @@
 """The connection form of the console: the same rules as `seed_connections`, field by field."""
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -28,7 +28,8 @@ class LinesField(forms.CharField):
     def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
         if isinstance(value, list | tuple):
             return [str(item) for item in value]
-        text = super().to_python(value)
+        # CharField gives its empty_value ('' here) for an empty field, never None.
+        text = cast(str, super().to_python(value))
         return list(dict.fromkeys(item for item in _SEPARATORS.split(text) if item))
 
 
@@ -121,7 +122,7 @@ class ConnectionForm(forms.ModelForm):
         return value
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())  # a ModelForm's is cleaned_data
         if not (data.get("name") or "").strip():
             data["name"] = data.get("slug") or (self.instance.slug if self.instance.pk else "")
         return data

@@ -1,7 +1,7 @@
 """Validation of connection settings, shared by the model, `seed_connections` and the API."""
 
 import uuid
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -122,7 +122,8 @@ class ConnectionSpecSerializer(serializers.Serializer):
         try:
             values = super().to_internal_value(data)
         except serializers.ValidationError as exc:
-            raise serializers.ValidationError({**exc.detail, **errors}) from None
+            detail = cast(dict[str, Any], exc.detail)  # a serializer's errors: per field
+            raise serializers.ValidationError({**detail, **errors}) from None
         if errors:
             raise serializers.ValidationError(errors)
         return values
