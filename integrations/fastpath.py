@@ -18,7 +18,7 @@ written without a change here (tests/integrations/test_fastpath.py proves it).
 
 from collections.abc import Iterable, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection as db
 from django.db import models
@@ -174,8 +174,13 @@ def alert_insert(*, alert: Alert, delivery: Delivery) -> Alert:
 def _alert_get_sql(vendor: str, lock: bool) -> str:
     qn = db.ops.quote_name
     a, i = Alert._meta, Incident._meta
-    alert_columns = ", ".join(f"a.{qn(a.get_field(f).column)}" for f in ALERT_READ)
-    incident_columns = ", ".join(f"i.{qn(i.get_field(f).column)}" for f in INCIDENT_READ)
+    # The names read are concrete fields: each has a column.
+    alert_columns = ", ".join(
+        f"a.{qn(cast(models.Field, a.get_field(f)).column)}" for f in ALERT_READ
+    )
+    incident_columns = ", ".join(
+        f"i.{qn(cast(models.Field, i.get_field(f)).column)}" for f in INCIDENT_READ
+    )
     # Identifiers come from model metadata; the values are parameters.
     sql = (
         f"SELECT {alert_columns}, {incident_columns} "  # noqa: S608
@@ -190,11 +195,13 @@ def _alert_get_sql(vendor: str, lock: bool) -> str:
 
 def _from_db(model: type[models.Model], names: Sequence[str], values: Sequence[Any]) -> Any:
     """A model instance from raw column values: converted as the ORM converts, rest deferred."""
-    fields = [model._meta.get_field(n) for n in names]
+    fields = [cast(models.Field, model._meta.get_field(n)) for n in names]  # concrete ones
     converted = []
     for field, value in zip(fields, values, strict=True):
         expression = field.get_col(model._meta.db_table)
-        for converter in db.ops.get_db_converters(expression) + field.get_db_converters(db):
+        # django-stubs leaves out Field.get_db_converters, which Django's compiler calls.
+        field_converters = field.get_db_converters(db)  # type: ignore[attr-defined]
+        for converter in db.ops.get_db_converters(expression) + field_converters:
             value = converter(value, expression, db)
         converted.append(value)
     return model.from_db(db.alias, [f.attname for f in fields], converted)
