@@ -6,13 +6,18 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.db import InterfaceError, OperationalError
 from django.db.models import F, QuerySet
-from rest_framework import exceptions, filters, generics, pagination, serializers, status
+from rest_framework import exceptions, filters, pagination, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.exceptions import ApplicationError
+
+if TYPE_CHECKING:
+    # Only for a cast: importing generics here at run time makes an import cycle
+    # (rest_framework.generics → the pagination setting → this module).
+    from rest_framework import generics
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +54,7 @@ class OrderingFilter(filters.OrderingFilter):
 
     def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
         # Filter backends run only on generic views (only they have `filter_backends`).
-        queryset = cast(generics.GenericAPIView, view).get_queryset()
+        queryset = cast("generics.GenericAPIView", view).get_queryset()
         fields = [name for name, *_ in self.get_valid_fields(queryset, view)]
         return [
             {
