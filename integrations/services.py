@@ -518,7 +518,7 @@ def _alert_create(
     extra_names = [n for n in alert.configuration_items if n.strip().lower() not in target_names]
     if extra_names:
         cis += ci_unique_by_names(names=extra_names)
-    opening = {
+    opening: dict[str, Any] = {  # the same incident, written by either path below
         "title": incident_title(alert),
         "description": incident_description(alert),
         "severity": alert.severity,
@@ -545,7 +545,7 @@ def _alert_create(
     _alert_store(row=row, delivery=delivery)
     if alert.is_resolved:
         # Resolved arrived first (the Fired message was lost or is late): keep the record.
-        _incident_resolve_by_azure(incident=incident, resolved_at=row.resolved_at)
+        _incident_resolve_by_azure(incident=incident, resolved_at=row.resolved_at or received_at)
     elif lifecycle.resolves:
         # The event's first message already ends it (Microsoft's test sample does).
         _incident_resolve_by_azure(
@@ -876,13 +876,14 @@ def delivery_replay(*, delivery: Delivery, actor: AbstractBaseUser) -> IngestRes
         raise ApplicationError(
             f"Delivery {delivery.pk} cannot be replayed: {refusal.message}", code=refusal.code
         ) from None
-    journal_add(
-        incident=result.incident,
-        actor=actor,
-        kind=JournalKind.SOURCE_UPDATE,
-        message=f"Replayed delivery {delivery.pk} ({datetime_display(delivery.received_at)}): "
-        f"{result.outcome}.",
-    )
+    if result.incident is not None:  # an ignored recovery has no incident to journal on
+        journal_add(
+            incident=result.incident,
+            actor=actor,
+            kind=JournalKind.SOURCE_UPDATE,
+            message=f"Replayed delivery {delivery.pk} "
+            f"({datetime_display(delivery.received_at)}): {result.outcome}.",
+        )
     return result
 
 

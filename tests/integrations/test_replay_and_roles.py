@@ -2,6 +2,7 @@ import io
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
@@ -48,6 +49,22 @@ def test_delivery_replay_applies_a_resolution_that_was_lost(
 
     assert answer.outcome == "resolved"
     assert Incident.objects.get().state == "resolved"
+
+
+def test_delivery_replay_of_an_ignored_recovery_is_ignored_again(
+    connection: Connection, post_alert: Any
+) -> None:
+    # A Resource Health recovery with no open incident opens nothing: neither does its replay.
+    answer = post_alert("azure/resource-health-available.json")
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "ignored"
+
+    operator = get_user_model().objects.create(username="ivo")
+    result = delivery_replay(delivery=Delivery.objects.get(), actor=operator)
+
+    assert result.outcome == "ignored"
+    assert result.incident is None
+    assert Incident.objects.count() == 0
 
 
 def test_delivery_replay_refuses_an_unparseable_body(
