@@ -59,3 +59,8 @@ class JournalKind(models.TextChoices):
     WORK_NOTE = "work_note", "Work note"
     UPDATED = "updated", "Fields changed"
     SOURCE_UPDATE = "source_update", "Update from the source"
+    GROUPED = "grouped", "Alert grouped"
+    MERGED = "merged", "Merged"
+    SPLIT = "split", "Split"
+    FLAPPING = "flapping", "Flapping"
+    MAINTENANCE = "maintenance", "Maintenance window"

@@ -115,6 +115,19 @@ class Incident(TimeStampedModel):
     # What correlates the messages of one Azure event (a Service Health trackingId, a
     # resource's health), with its connection (integrations.lifecycles); "" for others.
     event_key = models.CharField(max_length=1100, blank=True, default="", db_default="")
+    # The open group a correlation rule gathers alerts into (integrations.correlation:
+    # connection, rule and the grouped values); "" once the group stops taking alerts.
+    group_key = models.CharField(max_length=1100, blank=True, default="", db_default="")
+    # How many Azure alerts the incident holds (grouped, merged, followed-up), kept by the
+    # services that move alerts so the lists never count rows.
+    alert_count = models.PositiveIntegerField(default=0, db_default=0)
+    # When its newest alert fired: a group takes a new alert only within its window.
+    last_alert_at = models.DateTimeField(null=True, blank=True)
+    # A person chose impact or urgency: grouped alerts no longer raise the priority.
+    priority_set_by_person = models.BooleanField(default=False, db_default=False)
+    # Its alert rule keeps firing and resolving on the same target (integrations.flapping);
+    # cleared by a job once the connection's flap interval passes without a new firing.
+    is_flapping = models.BooleanField(default=False, db_default=False)
 
     objects = IncidentQuerySet.as_manager()
 
@@ -156,6 +169,13 @@ class Incident(TimeStampedModel):
                 fields=["event_key"],
                 condition=models.Q(state__in=OPEN_STATES) & ~models.Q(event_key=""),
                 name="%(app_label)s_%(class)s_one_open_per_event",
+            ),
+            # One open incident per correlation group: concurrent alerts of a storm
+            # cannot open two (the loser's transaction retries and joins).
+            models.UniqueConstraint(
+                fields=["group_key"],
+                condition=models.Q(state__in=OPEN_STATES) & ~models.Q(group_key=""),
+                name="%(app_label)s_%(class)s_one_open_per_group",
             ),
         ]
         indexes = [

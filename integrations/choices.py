@@ -20,4 +20,27 @@ class DeliveryOutcome(models.TextChoices):
     IGNORED = "ignored", "A recovery with no open incident, nothing opened"
     DUPLICATE = "duplicate", "Repeat, nothing changed"
     STALE = "stale", "Late or stale, nothing changed"
+    GROUPED = "grouped", "Joined an open incident by a correlation rule"
+    REOPENED = "reopened", "Flapping: reopened the previous incident"
+    SUPPRESSED = "suppressed", "Held back by a maintenance window"
     REJECTED = "rejected", "Refused"
+
+
+class ResolveOn(models.TextChoices):
+    """When a correlation rule's incident resolves, as its member alerts resolve."""
+
+    ALL = "all", "When every member alert is resolved"
+    FIRST = "first", "When the first member alert is resolved"
+    NEVER = "never", "Never (a person resolves it)"
+
+
+class GroupBy(models.TextChoices):
+    """What a correlation rule groups alerts by (contract: Correlation rules)."""
+
+    ALERT_RULE = "alert_rule", "Alert rule"
+    MONITORING_SERVICE = "monitoring_service", "Monitoring service"
+    SEVERITY = "severity", "Severity"
+    SUBSCRIPTION = "subscription", "Subscription"
+    RESOURCE_GROUP = "resource_group", "Resource group"
+    RESOURCE_TYPE = "resource_type", "Resource type"
+    TARGET = "target", "Target resource"

@@ -1,5 +1,6 @@
 """Connections to Azure tenants, the alerts they sent, and every delivery as received."""
 
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -11,6 +12,7 @@ from .choices import (
     DEFAULT_REQUIRED_ROLE,
     DeliveryOutcome,
     MonitorCondition,
+    ResolveOn,
 )
 from .lifecycles import azure_resolves
 from .validators import (
@@ -69,6 +71,21 @@ class Connection(TimeStampedModel):
         help_text="Resolve incidents Azure never resolves after this many minutes without "
         "a new message. Blank: never.",
     )
+    # Flapping (integrations.flapping): the firing of an alert rule on a target that
+    # reaches `flap_threshold` firings within `flap_interval_minutes` reopens the previous
+    # incident instead of opening another.
+    flap_threshold = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(2)],
+        help_text="Firings of one alert rule on one target, within the flap interval, "
+        "from which the previous incident is reopened instead of a new one opened.",
+    )
+    flap_interval_minutes = models.PositiveIntegerField(
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text="How far back firings count toward flapping, and how long without a new "
+        "firing before an incident is no longer marked flapping.",
+    )
 
     class Meta:
         ordering = ["slug"]
@@ -77,6 +94,10 @@ class Connection(TimeStampedModel):
                 condition=models.Q(auto_resolve_after_minutes__isnull=True)
                 | models.Q(auto_resolve_after_minutes__gte=1),
                 name="%(app_label)s_%(class)s_auto_resolve_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(flap_threshold__gte=2, flap_interval_minutes__gte=1),
+                name="%(app_label)s_%(class)s_flapping_valid",
             ),
         ]
 
@@ -102,13 +123,123 @@ class Connection(TimeStampedModel):
         return f"/api/integrations/azure-monitor/{self.slug}/"
 
 
+class CorrelationRule(TimeStampedModel):
+    """Groups alerts that match it into one open incident per group (contract).
+
+    Rules are tried by `position`, the first match wins; `match` lists (empty: anything,
+    compared case-insensitively) say which alerts, `group_by` what makes a group.
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    position = models.PositiveIntegerField(default=100)
+    enabled = models.BooleanField(default=True)
+    # Null: alerts of every connection.
+    connection = models.ForeignKey(
+        Connection,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="correlation_rules",
+    )
+    # {"monitoring_services", "severities", "alert_rules", "subscriptions",
+    #  "resource_groups", "resource_types"}: lists of strings.
+    match = models.JSONField(default=dict, blank=True)
+    group_by = models.JSONField(default=list)  # a subset of GroupBy's values
+    window_minutes = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1)])
+    max_age_minutes = models.PositiveIntegerField(default=120, validators=[MinValueValidator(1)])
+    resolve_on = models.CharField(max_length=8, choices=ResolveOn, default=ResolveOn.ALL)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(resolve_on__in=ResolveOn.values),
+                name="%(app_label)s_%(class)s_resolve_on_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(window_minutes__gte=1, max_age_minutes__gte=1),
+                name="%(app_label)s_%(class)s_minutes_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MaintenanceWindow(TimeStampedModel):
+    """Planned work: alerts it covers open no incident while it lasts (contract).
+
+    `scope` lists (empty: anything) say which alerts: `subscriptions`, `resource_groups`,
+    `resource_ids` (the resource or anything under it), `configuration_items` (names),
+    `alert_rules`. When it ends, the alerts it held that still fire open incidents.
+    """
+
+    name = models.CharField(max_length=200)
+    reason = models.TextField(blank=True, default="")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(db_index=True)
+    # Null: alerts of every connection.
+    connection = models.ForeignKey(
+        Connection,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="maintenance_windows",
+    )
+    scope = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # When the end-of-window job opened incidents for what it still held (once).
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-starts_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="%(app_label)s_%(class)s_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Alert(TimeStampedModel):
-    """One Azure Monitor alert (`essentials.alertId`) of one connection, and its incident."""
+    """One Azure Monitor alert (`essentials.alertId`) of one connection, and its incident.
+
+    An alert held back by a maintenance window has no incident until the window ends.
+    """
 
     connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="alerts")
     alert_id = models.CharField("alert ID", max_length=MAX_ALERT_ID_LENGTH)
     incident = models.ForeignKey(
-        "incidents.Incident", on_delete=models.PROTECT, related_name="alerts"
+        "incidents.Incident",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="alerts",
+    )
+    # The window that held it back (its incident, if any, opened when the window ended).
+    maintenance_window = models.ForeignKey(
+        MaintenanceWindow,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="alerts",
+    )
+    # The rule that grouped it (its incident's group is the rule's).
+    correlation_rule = models.ForeignKey(
+        CorrelationRule,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
     )
     alert_rule = models.CharField(max_length=500, blank=True, default="")
     alert_rule_id = models.CharField("alert rule ID", max_length=1024, blank=True, default="")
@@ -130,6 +261,9 @@ class Alert(TimeStampedModel):
     tracking_id = models.CharField(
         "tracking ID", max_length=200, blank=True, default="", db_default=""
     )
+    # Its alert rule and first target (integrations.flapping), for alerts Azure resolves;
+    # "" for the others.
+    flap_key = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -145,6 +279,12 @@ class Alert(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["alert_rule"], name="integrations_alert_rule"),
+            # The recent firings of one rule on one target (flapping), newest first.
+            models.Index(
+                fields=["connection", "flap_key", "-fired_at"],
+                condition=~models.Q(flap_key=""),
+                name="integrations_alert_flap",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -19,6 +19,12 @@ class Outcome(StrEnum):
     UPDATED = "updated"
     # A Resource Health recovery (or Unknown) with no open incident: nothing opened.
     IGNORED = "ignored"
+    # Joined the open incident of its group (a correlation rule).
+    GROUPED = "grouped"
+    # Flapping: the previous incident of the rule and target reopened instead of a new one.
+    REOPENED = "reopened"
+    # Held back by a maintenance window: stored, no incident (yet).
+    SUPPRESSED = "suppressed"
     # Kept in the local spool while the database is unavailable; processed later.
     QUEUED = "queued"
 
@@ -38,6 +44,9 @@ OUTCOME_STATUS = {
     Outcome.STALE: 200,
     Outcome.UPDATED: 200,
     Outcome.IGNORED: 200,
+    Outcome.GROUPED: 200,
+    Outcome.REOPENED: 200,
+    Outcome.SUPPRESSED: 200,
     Outcome.QUEUED: 202,
 }
 REFUSAL_STATUS = {

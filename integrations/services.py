@@ -610,7 +610,8 @@ def _alert_apply(*, row: Alert, alert: ParsedAlert, received_at: datetime) -> Ou
     row.monitor_condition = MonitorCondition.RESOLVED
     row.resolved_at = alert.resolved_at or received_at
     row.save(update_fields=["monitor_condition", "resolved_at", "updated_at"])
-    _incident_resolve_by_azure(incident=row.incident, resolved_at=row.resolved_at)
+    if row.incident is not None:  # one a maintenance window holds ends quietly
+        _incident_resolve_by_azure(incident=row.incident, resolved_at=row.resolved_at)
     return Outcome.RESOLVED
 
 

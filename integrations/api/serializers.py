@@ -83,7 +83,10 @@ class AlertSerializer(serializers.ModelSerializer):
         slug_field="slug", read_only=True
     )
     incident: serializers.SlugRelatedField[Incident] = serializers.SlugRelatedField(
-        slug_field="number", read_only=True, help_text="The incident number."
+        slug_field="number",
+        read_only=True,
+        allow_null=True,
+        help_text="The incident number (null while a maintenance window holds the alert).",
     )
     target_ids = serializers.ListField(
         child=serializers.CharField(), read_only=True, help_text="Azure resource IDs."
@@ -166,7 +169,9 @@ class DeliverySerializer(serializers.ModelSerializer):
 
     def get_incident(self, delivery: Delivery) -> str | None:
         # alert__incident is select_related by the selector: no query here.
-        return delivery.alert.incident.number if delivery.alert else None
+        # An alert held back by a maintenance window has no incident yet.
+        incident = delivery.alert.incident if delivery.alert else None
+        return incident.number if incident else None
 
 
 class DeliveryDetailSerializer(DeliverySerializer):
