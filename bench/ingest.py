@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from itsmbench import ROOT as ROOT  # also puts the project on sys.path
+from itsmbench.events import event_config_install
 from itsmbench.load import Client as Client
 from itsmbench.load import Request as Request
 from itsmbench.load import new_alert_body, run_phase, sample_names_for
@@ -104,9 +105,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--profile-out", metavar="PREFIX", help="write PREFIX.{new,repeat}.pstats")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON ('-': stdout)")
+    p.add_argument(
+        "--event-rules",
+        type=int,
+        default=0,
+        metavar="N",
+        help="install N correlation rules that do not match the bench's alerts (issue 10)",
+    )
+    p.add_argument(
+        "--event-windows",
+        type=int,
+        default=0,
+        metavar="M",
+        help="install M active maintenance windows that do not cover the bench's alerts",
+    )
     args = p.parse_args(argv)
     if args.alerts < 1 or args.concurrency < 1 or args.warmup < 0 or args.targets < 0:
         p.error("-n and -c must be >= 1; --warmup and --targets >= 0")
+    if not (0 <= args.event_rules <= 500 and 0 <= args.event_windows <= 500):
+        p.error("--event-rules and --event-windows: 0 to 500")
     if args.targets > 500:
         p.error("--targets: the webhook accepts at most 500 targets per alert")
     args.max_seconds = min(args.max_seconds, MAX_SECONDS_CAP)
@@ -174,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     with JwksServer(devtokens.jwks_document(key)) as jwks_server:
         action = bench_connection_ensure(jwks_server.uri)
         print(f"connection {BENCH_SLUG!r} {action}; key set at {jwks_server.uri}", flush=True)
+        print(
+            "event management: "
+            + event_config_install(rules=args.event_rules, windows=args.event_windows),
+            flush=True,
+        )
         queries = queries_skipped(connection.vendor) if args.skip_queries else count_queries(token)
         connections.close_all()  # hold no connection (nor SQLite lock) during the load
 
@@ -210,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         "targets": args.targets,
         "resource_pool": args.resource_pool,
         "samples": args.samples,
+        "event_rules": args.event_rules,
+        "event_windows": args.event_windows,
         "workers": args.workers if args.start_gunicorn else None,
         "server_pids": server_pids,
         "db_pids": db_pids,
