@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from cmdb.resource_ids import parse_resource_id
+from core.display import datetime_display
 
 from .headlines import condition_line as condition_line
 from .headlines import headline
@@ -256,7 +257,7 @@ def incident_description(alert: ParsedAlert) -> str:
             ("Monitoring service", alert.monitoring_service),
             ("Signal type", alert.signal_type),
             ("Severity", alert.severity),
-            ("Fired at", alert.fired_at.isoformat() if alert.fired_at else None),
+            ("Fired at", datetime_display(alert.fired_at) if alert.fired_at else None),
         )
     )
     for target in alert.target_ids:

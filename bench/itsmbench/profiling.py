@@ -31,10 +31,14 @@ PROFILE_STAGES = (
     ("  token validation (PyJWT, RS256)", "integrations/tokens.py", "validate_token"),
     ("  body parsing", "integrations/parsing.py", "parse_alert"),
     ("  alert_ingest", "integrations/services.py", "alert_ingest"),
-    ("    _alert_locked (SELECT .. FOR UPDATE)", "integrations/services.py", "_alert_locked"),
+    (
+        "    _alert_find (one SELECT, FOR UPDATE on a Resolved)",
+        "integrations/services.py",
+        "_alert_find",
+    ),
     ("    _alert_create", "integrations/services.py", "_alert_create"),
     ("      ci_upsert_for_resources", "cmdb/services.py", "ci_upsert_for_resources"),
-    ("      incident_open", "incidents/services.py", "incident_open"),
+    ("      incident_insert (one statement)", "integrations/fastpath.py", "incident_insert"),
     ("    COMMIT", "django/db/backends/base/base.py", "commit"),
     ("  response rendering (DRF)", "rest_framework/response.py", "rendered_content"),
 )

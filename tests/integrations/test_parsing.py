@@ -694,7 +694,7 @@ def test_incident_title_names_metric_value_threshold_and_resource() -> None:
     assert title == "Transactions 100 > 0 on test-storageAccount"
     assert description.startswith("Alertruledescription\n\nAlert rule: test-metricAlertRule\n")
     assert "Severity: Sev4" in description
-    assert "Fired at: 2025-04-15T18:17:12.851000+00:00" in description
+    assert "Fired at: 2025-04-15 18:17 UTC" in description  # the console's one format
     assert (
         "Resource: test-storageAccount (microsoft.storage/storageaccounts) "
         "/subscriptions/aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e/resourcegroups/test-RG/providers/"
