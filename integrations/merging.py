@@ -1,0 +1,286 @@
+"""Operators reshape what correlation made: merge an incident into another, split alerts out.
+
+Both move Azure alerts between incidents, so they live here (integrations knows alerts;
+incidents does not). Each runs in one transaction with both incidents' rows locked in
+primary-key order (PostgreSQL; SQLite has one writer), and every state change is a
+compare-and-set on the state read under that lock. A refusal changes nothing.
+"""
+
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from cmdb.models import ConfigurationItem
+from cmdb.resource_ids import parse_resource_id
+from cmdb.services import ci_unique_by_names, ci_upsert_for_resources
+from core.exceptions import ApplicationError, StateChanged, TransitionNotAllowed
+from incidents.choices import OPEN_STATES, IncidentState, JournalKind, ResolutionCode
+from incidents.models import Incident, IncidentConfigurationItem
+from incidents.services import (
+    FINAL_STATES,
+    TRANSITIONS,
+    Actor,
+    incident_link_configuration_items,
+    incident_open,
+    journal_add,
+)
+
+from .models import Alert, Delivery
+from .parsing import AlertParseError, ParsedAlert, parse_alert
+from .summaries import incident_description, incident_title
+
+logger = logging.getLogger(__name__)
+
+S = IncidentState
+# Most severe first; an alert without a severity counts least.
+SEVERITY_ORDER = ("Sev0", "Sev1", "Sev2", "Sev3", "Sev4")
+# The incident fields the lock reads: what the refusals and the counters need.
+_LOCKED_FIELDS = ("id", "number", "state", "alert_count", "last_alert_at", "group_key")
+
+
+@dataclass(frozen=True, slots=True)
+class MergeResult:
+    """What a merge did: `source` (now canceled as a duplicate) went into `target`."""
+
+    source: Incident
+    target: Incident
+    alerts_moved: int
+
+
+@dataclass(frozen=True, slots=True)
+class SplitResult:
+    """What a split did: `alerts_moved` alerts of `source` now make up `incident`."""
+
+    source: Incident
+    incident: Incident
+    alerts_moved: int
+
+
+def _state_label(state: str) -> str:
+    return S(state).label.lower()
+
+
+def _lock(*pks: int) -> dict[int, Incident]:
+    """The incidents' rows, locked in primary-key order (so two merges cannot deadlock)."""
+    rows = Incident.objects.select_for_update().filter(pk__in=pks).order_by("pk")
+    locked = {row.pk: row for row in rows.only(*_LOCKED_FIELDS)}
+    missing = [pk for pk in pks if pk not in locked]
+    if missing:
+        raise StateChanged("The incident was deleted meanwhile; reload the page.")
+    return locked
+
+
+def _counters(incident: Incident) -> dict[str, object]:
+    """`alert_count` and `last_alert_at` as the incident's alerts now say (one query)."""
+    found = Alert.objects.filter(incident=incident).aggregate(n=Count("pk"), last=Max("fired_at"))
+    return {"alert_count": found["n"], "last_alert_at": found["last"]}
+
+
+def _update(incident: Incident, state: str, values: dict[str, object]) -> None:
+    """Write `values` if the incident is still in `state` (compare-and-set), else refuse."""
+    written = Incident.objects.filter(pk=incident.pk, state=state).update(**values)
+    if not written:
+        raise StateChanged(f"{incident.number} changed meanwhile; reload it.")
+    for field, value in values.items():
+        setattr(incident, field, value)
+
+
+def _plural(n: int, word: str = "alert") -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+@transaction.atomic
+def incident_merge(*, incident: Incident, into: Incident, actor: Actor) -> MergeResult:
+    """Merge `incident` into `into`: its alerts and CI links move, it is canceled as a duplicate.
+
+    The counters (`alert_count`, `last_alert_at`) of both follow, the merged incident
+    leaves its correlation group (`group_key` cleared, so the group's next alert joins
+    `into` or opens a new one), and both journals say so (MERGED). Refused
+    (TransitionNotAllowed, nothing changed): into itself, into a closed or canceled
+    incident, or from one that cannot be canceled (resolved, closed or canceled).
+    """
+    if incident.pk == into.pk:
+        raise TransitionNotAllowed(
+            f"{incident.number} cannot be merged into itself.", code="merge_into_itself"
+        )
+    locked = _lock(incident.pk, into.pk)
+    source, target = locked[incident.pk], locked[into.pk]
+    if target.state in FINAL_STATES:
+        raise TransitionNotAllowed(
+            f"{target.number} is {_state_label(target.state)}; nothing can be merged into it.",
+            code="merge_target_closed",
+        )
+    if S.CANCELED not in TRANSITIONS[source.state]:
+        raise TransitionNotAllowed(
+            f"{source.number} is {_state_label(source.state)}; only an open incident can be "
+            "merged into another" + (" (reopen it first)." if source.state == S.RESOLVED else "."),
+            code="merge_source_closed",
+        )
+    now = timezone.now()
+    moved = Alert.objects.filter(incident=source).update(incident=target, updated_at=now)
+    links = IncidentConfigurationItem.objects.filter(incident=source)
+    cis = [ConfigurationItem(pk=pk) for pk in links.values_list("configuration_item_id", flat=True)]
+    incident_link_configuration_items(incident=target, configuration_items=cis)
+    links.delete()
+    from_state = source.state
+    _update(
+        source,
+        from_state,
+        {
+            "state": S.CANCELED,
+            "resolution_code": ResolutionCode.DUPLICATE,
+            "resolution_notes": f"Duplicate of {target.number}: merged into it.",
+            "group_key": "",
+            "alert_count": 0,
+            "updated_at": now,
+        },
+    )
+    _update(target, target.state, {**_counters(target), "updated_at": now})
+    journal_add(
+        incident=source,
+        actor=actor,
+        kind=JournalKind.MERGED,
+        message=f"Merged into {target.number}: {_plural(moved)} and {_plural(len(cis), 'CI')} "
+        "moved there; canceled as a duplicate.",
+        from_state=from_state,
+        to_state=S.CANCELED,
+        at=now,
+    )
+    journal_add(
+        incident=target,
+        actor=actor,
+        kind=JournalKind.MERGED,
+        message=f"{source.number} merged in: {_plural(moved)}.",
+        at=now,
+    )
+    logger.info(
+        "incident.merged source=%s target=%s alerts=%s", source.number, target.number, moved
+    )
+    return MergeResult(source=source, target=target, alerts_moved=moved)
+
+
+def _first_message(alert: Alert) -> ParsedAlert | None:
+    """The alert as Azure first sent it (its oldest delivery kept), or None once purged."""
+    delivery = (
+        Delivery.objects.filter(alert=alert).order_by("received_at", "pk").only("body").first()
+    )
+    if delivery is None:
+        return None
+    try:
+        return parse_alert(bytes(delivery.body))
+    except AlertParseError:
+        return None  # stored as received; it parsed then, but the parser may have changed
+
+
+def _title_of(alert: Alert) -> tuple[str, str]:
+    """The title and description the ingest gave an incident this alert opened.
+
+    From the alert's first delivery; if the delivery log no longer holds it, from the
+    fields the alert row keeps (the rule and its first target).
+    """
+    parsed = _first_message(alert)
+    if parsed is not None:
+        return incident_title(parsed), incident_description(parsed)
+    head = alert.alert_rule or alert.monitoring_service or "Azure Monitor alert"
+    if alert.target_ids:
+        name = parse_resource_id(alert.target_ids[0]).name
+        if name and name.lower() not in head.lower():
+            head = f"{head} on {name}"
+    return head[:255], f"Alert ID: {alert.alert_id}"
+
+
+def _most_severe(alerts: Collection[Alert]) -> str | None:
+    severities = [a.severity for a in alerts if a.severity in SEVERITY_ORDER]
+    return min(severities, key=SEVERITY_ORDER.index) if severities else None
+
+
+def _configuration_items(alerts: Collection[Alert], seen_at: datetime) -> list[ConfigurationItem]:
+    """The CIs of these alerts, found as the ingest finds them (targets, then names)."""
+    targets = [t for alert in alerts for t in alert.target_ids]
+    cis = ci_upsert_for_resources(resource_ids=targets, seen_at=seen_at) if targets else []
+    known = {ci.name.lower() for ci in cis}
+    names = [
+        n for alert in alerts for n in alert.configuration_items if n.strip().lower() not in known
+    ]
+    if names:
+        cis += ci_unique_by_names(names=names)
+    return cis
+
+
+@transaction.atomic
+def incident_split(*, incident: Incident, alert_pks: Collection[int], actor: Actor) -> SplitResult:
+    """Move some of an open incident's alerts to a new incident; return it.
+
+    The new incident takes its title from its first alert (the oldest firing) as the
+    ingest would, its severity and priority from the most severe alert, and the CIs of
+    its alerts; both journals say so (SPLIT) and both counters follow. Refused
+    (ApplicationError, nothing changed): no alert, every alert (nothing would stay),
+    an alert of another incident; TransitionNotAllowed if the incident is not open.
+    """
+    wanted = set(alert_pks)
+    if not wanted:
+        raise ApplicationError(
+            "Choose at least one alert to split out.", code="split_nothing", fields=["alert_ids"]
+        )
+    source = _lock(incident.pk)[incident.pk]
+    if source.state not in OPEN_STATES:
+        raise TransitionNotAllowed(
+            f"{source.number} is {_state_label(source.state)}; only an open incident's alerts "
+            "can be split out.",
+            code="split_not_open",
+        )
+    alerts = list(Alert.objects.filter(incident=source).order_by("fired_at", "created_at", "pk"))
+    chosen = [a for a in alerts if a.pk in wanted]
+    if len(chosen) != len(wanted):
+        raise ApplicationError(
+            f"Only alerts of {source.number} can be split out of it.",
+            code="split_foreign_alert",
+            fields=["alert_ids"],
+        )
+    if len(chosen) == len(alerts):
+        raise ApplicationError(
+            f"Every alert of {source.number} was chosen: at least one must stay.",
+            code="split_all",
+            fields=["alert_ids"],
+        )
+    now = timezone.now()
+    first = min(chosen, key=lambda a: (a.fired_at or a.created_at, a.pk))
+    title, description = _title_of(first)
+    new = incident_open(
+        title=title,
+        description=description,
+        actor=actor,
+        severity=_most_severe(chosen),
+        opened_at=first.fired_at or now,
+        configuration_items=_configuration_items(chosen, now),
+        message=f"Opened by splitting {_plural(len(chosen))} out of {source.number}.",
+    )
+    moved = Alert.objects.filter(pk__in=wanted, incident=source).update(
+        incident=new, updated_at=now
+    )
+    if moved != len(chosen):  # cannot happen under the lock; SQLite has one writer
+        raise StateChanged(f"{source.number}'s alerts changed meanwhile; reload it.")
+    _update(new, new.state, _counters(new))
+    _update(source, source.state, {**_counters(source), "updated_at": now})
+    rules = ", ".join(sorted({a.alert_rule or a.alert_id for a in chosen}))[:1000]
+    journal_add(
+        incident=source,
+        actor=actor,
+        kind=JournalKind.SPLIT,
+        message=f"{_plural(moved)} split out into {new.number}: {rules}.",
+        at=now,
+    )
+    journal_add(
+        incident=new,
+        actor=actor,
+        kind=JournalKind.SPLIT,
+        message=f"Split out of {source.number}: {_plural(moved)}.",
+        at=now,
+    )
+    logger.info("incident.split source=%s new=%s alerts=%s", source.number, new.number, moved)
+    return SplitResult(source=source, incident=new, alerts_moved=moved)
