@@ -12,3 +12,8 @@ class IntegrationsConfig(AppConfig):
 
         post_save.connect(clear_connection_cache, sender=Connection, dispatch_uid="conn-cache")
         post_delete.connect(clear_connection_cache, sender=Connection, dispatch_uid="conn-cache-d")
+        from .models import MaintenanceWindow
+        from .signals import clear_windows_cache
+
+        post_save.connect(clear_windows_cache, sender=MaintenanceWindow, dispatch_uid="mw")
+        post_delete.connect(clear_windows_cache, sender=MaintenanceWindow, dispatch_uid="mw-d")

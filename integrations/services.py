@@ -23,7 +23,7 @@ from incidents.choices import OPEN_STATES, IncidentState, JournalKind, Resolutio
 from incidents.models import Incident
 from incidents.services import incident_new, incident_open, incident_resolve, journal_add
 
-from . import fastpath, spool
+from . import fastpath, maintenance, spool
 from .choices import AZURE_MONITOR_ACTOR, DeliveryOutcome, MonitorCondition
 from .lifecycles import HealthMove, Kind, Lifecycle, lifecycle_of
 from .models import Alert, Connection, Delivery
@@ -401,10 +401,10 @@ def _alert_new(
     connection: Connection,
     alert: ParsedAlert,
     received_at: datetime,
-    incident: Incident,
+    incident: Incident | None,
     tracking_id: str = "",
 ) -> Alert:
-    """The (unsaved) alert row for a new alert."""
+    """The (unsaved) alert row for a new alert (no incident while a window holds it)."""
     return Alert(
         connection=connection,
         alert_id=alert.alert_id,
@@ -506,12 +506,28 @@ def _alert_create(
                 incident=existing,
                 lifecycle=lifecycle,
             )
-        if lifecycle.kind == Kind.RESOURCE_HEALTH and lifecycle.health != HealthMove.OPENS:
-            # A recovery (or Unknown) of a resource with no open incident opens nothing.
-            delivery.outcome = DeliveryOutcome.IGNORED
-            delivery.status_code = OUTCOME_STATUS[Outcome.IGNORED]
-            delivery.save(force_insert=True)
-            return None, Outcome.IGNORED
+    # Maintenance: no query unless a cached window covers it. Before the recovery check,
+    # so an event's later messages are held with its first (the release follows them).
+    window = maintenance.window_holding(connection=connection, alert=alert, received_at=received_at)
+    if window is not None:
+        row = _alert_new(
+            connection=connection,
+            alert=alert,
+            received_at=received_at,
+            incident=None,
+            tracking_id=lifecycle.tracking_id,
+        )
+        row.maintenance_window = window
+        delivery.outcome = DeliveryOutcome.SUPPRESSED
+        delivery.status_code = OUTCOME_STATUS[Outcome.SUPPRESSED]
+        _alert_store(row=row, delivery=delivery)
+        return row, Outcome.SUPPRESSED
+    if lifecycle.kind == Kind.RESOURCE_HEALTH and lifecycle.health != HealthMove.OPENS:
+        # A recovery (or Unknown) of a resource with no open incident opens nothing.
+        delivery.outcome = DeliveryOutcome.IGNORED
+        delivery.status_code = OUTCOME_STATUS[Outcome.IGNORED]
+        delivery.save(force_insert=True)
+        return None, Outcome.IGNORED
     cis = ci_upsert_for_resources(resource_ids=alert.target_ids, seen_at=received_at)
     target_names = {ci.name.lower() for ci in cis}
     # Log search alerts target a workspace and name the machines in configurationItems.

@@ -2,8 +2,14 @@
 
 from typing import Any
 
+from .maintenance import windows_cache_clear
 from .selectors import connection_cache_clear
 
 
 def clear_connection_cache(**kwargs: Any) -> None:
     connection_cache_clear()
+
+
+def clear_windows_cache(**kwargs: Any) -> None:
+    """A maintenance window changed: this process reads the windows again at once."""
+    windows_cache_clear()

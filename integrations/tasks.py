@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from core import jobs
+from integrations.maintenance import RELEASE_JOB, maintenance_window_release
 from integrations.services import AUTO_RESOLVE_JOB, delivery_purge, incident_auto_resolve
 
 logger = logging.getLogger(__name__)
@@ -30,3 +31,9 @@ def purge_deliveries(*, scheduled_at: datetime) -> None:
 def auto_resolve(*, incident_id: int) -> None:
     """Resolve a quiet incident of alerts Azure never resolves (a connection's setting)."""
     incident_auto_resolve(incident_id=incident_id)
+
+
+@jobs.job(RELEASE_JOB, attempts=5)
+def maintenance_release(*, window_id: int) -> None:
+    """At a maintenance window's end: open incidents for what it held that still fires."""
+    maintenance_window_release(window_id=window_id)

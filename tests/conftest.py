@@ -10,6 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from integrations import devtokens, jwks, tokens
+from integrations.maintenance import windows_cache_clear
 from integrations.models import Connection
 from tests.helpers import AUDIENCE, CLIENT_ID, TENANT_ID, TEST_JWKS_URI, AlertPoster, FakeKeySet
 
@@ -30,6 +31,14 @@ def _block_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(sock, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _maintenance_windows_uncached() -> None:
+    """Each test reads maintenance windows afresh (a rolled-back test sends no signal)."""
+    windows_cache_clear()
+    yield
+    windows_cache_clear()
 
 
 @pytest.fixture(scope="session")
