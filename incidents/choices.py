@@ -64,3 +64,12 @@ class JournalKind(models.TextChoices):
     SPLIT = "split", "Split"
     FLAPPING = "flapping", "Flapping"
     MAINTENANCE = "maintenance", "Maintenance window"
+    SLA = "sla", "SLA"
+
+
+class SlaStage(models.TextChoices):
+    """How far an SLA clock got: each stage is journaled once (incidents.sla)."""
+
+    OK = "ok", "Within target"
+    WARNED = "warned", "Warned (75 %)"
+    BREACHED = "breached", "Breached"

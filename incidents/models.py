@@ -5,6 +5,7 @@ from operator import or_
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Cast, Concat, LPad
 
@@ -18,6 +19,7 @@ from .choices import (
     Priority,
     ResolutionCode,
     Severity,
+    SlaStage,
     Urgency,
 )
 from .priority import PRIORITY_MATRIX, priority_for
@@ -128,6 +130,25 @@ class Incident(TimeStampedModel):
     # Its alert rule keeps firing and resolving on the same target (integrations.flapping);
     # cleared by a job once the connection's flap interval passes without a new firing.
     is_flapping = models.BooleanField(default=False, db_default=False)
+    # SLA clocks (incidents.sla): the targets in force (from the priority, null for
+    # incidents older than the clocks), the deadlines (moved on by time spent on hold),
+    # when the response clock stopped, since when it is paused, and how far each got.
+    sla_respond_minutes = models.PositiveIntegerField(null=True, blank=True)
+    sla_resolve_minutes = models.PositiveIntegerField(null=True, blank=True)
+    sla_respond_by = models.DateTimeField(null=True, blank=True)
+    sla_resolve_by = models.DateTimeField(null=True, blank=True)
+    sla_responded_at = models.DateTimeField(null=True, blank=True)
+    sla_paused_at = models.DateTimeField(null=True, blank=True)
+    sla_paused_seconds = models.PositiveIntegerField(default=0, db_default=0)
+    sla_respond_stage = models.CharField(
+        max_length=8, choices=SlaStage, default=SlaStage.OK, db_default=SlaStage.OK
+    )
+    sla_resolve_stage = models.CharField(
+        max_length=8, choices=SlaStage, default=SlaStage.OK, db_default=SlaStage.OK
+    )
+    # When the SLA job must next look at it (a warning or a breach falls due); null
+    # while nothing can fall due (paused, stopped, breached).
+    sla_due_at = models.DateTimeField(null=True, blank=True)
 
     objects = IncidentQuerySet.as_manager()
 
@@ -172,6 +193,11 @@ class Incident(TimeStampedModel):
             ),
             # One open incident per correlation group: concurrent alerts of a storm
             # cannot open two (the loser's transaction retries and joins).
+            models.CheckConstraint(
+                condition=models.Q(sla_respond_stage__in=SlaStage.values)
+                & models.Q(sla_resolve_stage__in=SlaStage.values),
+                name="%(app_label)s_%(class)s_sla_stage_valid",
+            ),
             models.UniqueConstraint(
                 fields=["group_key"],
                 condition=models.Q(state__in=OPEN_STATES) & ~models.Q(group_key=""),
@@ -185,6 +211,12 @@ class Incident(TimeStampedModel):
                 fields=["event_key", "-id"],
                 condition=~models.Q(event_key=""),
                 name="incidents_event_key",
+            ),
+            # The SLA job's one query: the clocks that fall due (incidents.sla).
+            models.Index(
+                fields=["sla_due_at"],
+                condition=models.Q(sla_due_at__isnull=False),
+                name="incidents_sla_due",
             ),
         ]
 
@@ -246,3 +278,28 @@ class JournalEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name}: {self.get_kind_display()}"
+
+
+class SlaTarget(TimeStampedModel):
+    """How long an incident of one priority may wait for a response and for its resolution."""
+
+    priority = models.PositiveSmallIntegerField(choices=Priority, unique=True)
+    respond_minutes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    resolve_minutes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+
+    class Meta:
+        verbose_name = "SLA target"
+        ordering = ["priority"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(priority__in=Priority.values),
+                name="%(app_label)s_%(class)s_priority_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(respond_minutes__gte=1, resolve_minutes__gte=1),
+                name="%(app_label)s_%(class)s_minutes_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"P{self.priority}: respond {self.respond_minutes} min, resolve {self.resolve_minutes} min"

@@ -345,3 +345,35 @@ class Delivery(models.Model):
     @property
     def body_text(self) -> str:
         return bytes(self.body).decode("utf-8", errors="replace")
+
+
+class AssignmentRule(TimeStampedModel):
+    """Sets the assignment group of incidents Azure opens, when their alert matches (contract).
+
+    Rules are tried by `position`, the first match wins (integrations.routing); `match`
+    lists as correlation rules' plus `ci_classes` (empty: anything, case-insensitive).
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    position = models.PositiveIntegerField(default=100)
+    enabled = models.BooleanField(default=True)
+    # Null: alerts of every connection.
+    connection = models.ForeignKey(
+        Connection,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="assignment_rules",
+    )
+    # {"monitoring_services", "severities", "alert_rules", "subscriptions",
+    #  "resource_groups", "resource_types", "ci_classes"}: lists of strings.
+    match = models.JSONField(default=dict, blank=True)
+    assignment_group = models.ForeignKey(
+        "incidents.AssignmentGroup", on_delete=models.PROTECT, related_name="assignment_rules"
+    )
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
