@@ -79,6 +79,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "connection",
             "configuration_items",
             "alerts",
+            "alert_count",
         ]
         read_only_fields = fields
 
