@@ -260,6 +260,12 @@ def window_holding(
 # --- writes: create, change, end, delete ----------------------------------------------------
 
 
+class WindowConflict(ApplicationError):
+    """The window's state refuses the change (it held alerts, it has ended, not started)."""
+
+    status_code = 409
+
+
 def release_schedule(*, window: MaintenanceWindow) -> None:
     """Enqueue the release at the window's end (in the caller's transaction).
 
@@ -279,11 +285,13 @@ WINDOW_FIELDS = ("name", "reason", "starts_at", "ends_at", "connection", "scope"
 
 def _validated(window: MaintenanceWindow) -> None:
     if window.ends_at <= window.starts_at:
-        raise ApplicationError("The window must end after it starts.", code="invalid_window")
+        raise ApplicationError(
+            "The window must end after it starts.", code="invalid_window", fields=["ends_at"]
+        )
     try:
         window.scope = scope_clean(window.scope)
     except ValueError as exc:
-        raise ApplicationError(str(exc), code="invalid_scope") from None
+        raise ApplicationError(str(exc), code="invalid_scope", fields=["scope"]) from None
     window.full_clean()
 
 
@@ -334,7 +342,7 @@ def maintenance_window_update(*, window: MaintenanceWindow, **changes: Any) -> M
     if locked.released_at is not None and any(
         f not in ("name", "reason") and getattr(locked, f) != v for f, v in changes.items()
     ):
-        raise ApplicationError(
+        raise WindowConflict(
             f"The maintenance window {locked.name!r} has ended and released what it held; "
             "only its name and reason can change. Plan a new window instead.",
             code="window_released",
@@ -362,7 +370,7 @@ def maintenance_window_end(
     if locked.ends_at <= now or locked.released_at is not None:
         return locked
     if locked.starts_at >= now:
-        raise ApplicationError(
+        raise WindowConflict(
             f"The maintenance window {locked.name!r} has not started; delete it instead.",
             code="window_not_started",
         )
@@ -376,7 +384,7 @@ def maintenance_window_delete(*, window: MaintenanceWindow) -> None:
     Raises ApplicationError window_holds_alerts: the alerts it held keep naming it.
     """
     if Alert.objects.filter(maintenance_window=window).exists():
-        raise ApplicationError(
+        raise WindowConflict(
             f"The maintenance window {window.name!r} held alerts back; it stays on record. "
             "End it instead (its end releases what it still holds).",
             code="window_holds_alerts",
