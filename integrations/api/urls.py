@@ -4,7 +4,6 @@ from rest_framework.routers import DefaultRouter
 from .correlation import CorrelationRuleViewSet
 from .maintenance import MaintenanceWindowViewSet
 from .merging import IncidentRestructureViewSet
-from .maintenance import MaintenanceWindowViewSet
 from .views import (
     AlertViewSet,
     AzureMonitorWebhookNoSlashView,
@@ -20,7 +19,6 @@ router.include_root_view = False
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("connections", ConnectionViewSet, basename="connection")
 router.register("deliveries", DeliveryViewSet, basename="delivery")
-router.register("maintenance-windows", MaintenanceWindowViewSet, basename="maintenance-window")
 router.register("maintenance-windows", MaintenanceWindowViewSet, basename="maintenance-window")
 router.register("correlation-rules", CorrelationRuleViewSet, basename="correlation-rule")
 # /api/incidents/{number}/merge/ and /split/: they move alerts, which this app owns.
