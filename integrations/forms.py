@@ -8,7 +8,12 @@ from django.core.exceptions import ValidationError
 
 from .choices import AZURE_MONITOR_ACTION_GROUP_APP_ID, DEFAULT_REQUIRED_ROLE
 from .models import Connection
-from .validators import normalise_guid, validate_jwks_uri
+from .validators import (
+    FLAP_INTERVAL_MINUTES_RANGE,
+    FLAP_THRESHOLD_RANGE,
+    normalise_guid,
+    validate_jwks_uri,
+)
 
 _SEPARATORS = re.compile(r"[\s,]+")
 
@@ -92,6 +97,23 @@ class ConnectionForm(forms.ModelForm):
             "alerts about other subscriptions are refused (403)."
         ),
     )
+    # Not required: left out (a script posting the form), the model's default applies.
+    flap_threshold = forms.IntegerField(
+        min_value=FLAP_THRESHOLD_RANGE[0],
+        max_value=FLAP_THRESHOLD_RANGE[1],
+        required=False,
+        initial=3,
+        help_text="From this many firings of one alert rule on one target within the flap "
+        "interval, the previous incident is reopened instead of a new one opened.",
+    )
+    flap_interval_minutes = forms.IntegerField(
+        min_value=FLAP_INTERVAL_MINUTES_RANGE[0],
+        max_value=FLAP_INTERVAL_MINUTES_RANGE[1],
+        required=False,
+        initial=60,
+        help_text="How far back firings count toward flapping, and how long without a new "
+        "firing before an incident is no longer marked flapping.",
+    )
 
     class Meta:
         model = Connection
@@ -106,6 +128,8 @@ class ConnectionForm(forms.ModelForm):
             "jwks_uri",
             "allowed_subscriptions",
             "auto_resolve_after_minutes",
+            "flap_threshold",
+            "flap_interval_minutes",
         ]
 
     def clean_tenant_id(self) -> str:
@@ -120,6 +144,16 @@ class ConnectionForm(forms.ModelForm):
             return None
         validate_jwks_uri(value)
         return value
+
+    def clean_flap_threshold(self) -> int:
+        return self._or_default("flap_threshold")
+
+    def clean_flap_interval_minutes(self) -> int:
+        return self._or_default("flap_interval_minutes")
+
+    def _or_default(self, name: str) -> int:
+        value = self.cleaned_data[name]
+        return int(Connection._meta.get_field(name).get_default()) if value is None else value
 
     def clean(self) -> dict[str, Any]:
         data = cast(dict[str, Any], super().clean())  # a ModelForm's is cleaned_data

@@ -838,6 +838,8 @@ CONNECTION_FIELDS = (
     "allowed_subscriptions",
     "enabled",
     "auto_resolve_after_minutes",
+    "flap_threshold",
+    "flap_interval_minutes",
 )
 
 

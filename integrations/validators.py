@@ -11,6 +11,9 @@ from rest_framework import serializers
 from .choices import AZURE_MONITOR_ACTION_GROUP_APP_ID, DEFAULT_REQUIRED_ROLE
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+# Bounds of the flapping settings (the API, `seed_connections` and the console).
+FLAP_THRESHOLD_RANGE = (2, 1000)
+FLAP_INTERVAL_MINUTES_RANGE = (1, 10_080)  # a week
 
 
 def normalise_guid(value: Any) -> str:
@@ -111,6 +114,20 @@ class ConnectionSpecSerializer(serializers.Serializer):
     # message; null (the default): never.
     auto_resolve_after_minutes = serializers.IntegerField(
         min_value=1, max_value=525_600, allow_null=True, required=False, default=None
+    )
+    # Flapping (integrations.flapping): the firing that makes `flap_threshold` firings of
+    # one rule on one target within `flap_interval_minutes` reopens the previous incident.
+    flap_threshold = serializers.IntegerField(
+        min_value=FLAP_THRESHOLD_RANGE[0],
+        max_value=FLAP_THRESHOLD_RANGE[1],
+        required=False,
+        default=3,
+    )
+    flap_interval_minutes = serializers.IntegerField(
+        min_value=FLAP_INTERVAL_MINUTES_RANGE[0],
+        max_value=FLAP_INTERVAL_MINUTES_RANGE[1],
+        required=False,
+        default=60,
     )
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:

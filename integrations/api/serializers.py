@@ -56,6 +56,8 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "allowed_subscriptions",
             "enabled",
             "auto_resolve_after_minutes",
+            "flap_threshold",
+            "flap_interval_minutes",
             "webhook_url",
             "last_delivery_at",
             "created_at",

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 
 FIELDS = {
     "slug", "name", "tenant_id", "audiences", "allowed_app_ids", "required_role", "jwks_uri",
-    "allowed_subscriptions", "enabled", "auto_resolve_after_minutes", "webhook_url",
+    "allowed_subscriptions", "enabled", "auto_resolve_after_minutes", "flap_threshold",
+    "flap_interval_minutes", "webhook_url",
     "last_delivery_at", "created_at",
     "updated_at",
 }  # fmt: skip
