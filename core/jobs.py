@@ -74,6 +74,8 @@ _MAX_BACKOFF_SECONDS = 3600
 # Internal duties of the engine (PostgreSQL only): recovery of stalled jobs and pruning
 # of finished ones. Their own queue, so a busy default queue never starves them.
 _ENGINE_QUEUE = "engine"
+# How long the job counts of a scrape may take on PostgreSQL.
+_COUNTS_TIMEOUT_MS = 2000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,6 +219,55 @@ def jobs_for(name: str) -> list[JobInfo]:
             for j in found
         ),
         key=lambda info: info.id,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class JobCounts:
+    """How many jobs the engine holds, by state (for /metrics, core.metrics)."""
+
+    waiting: int  # due, not yet taken by a worker
+    scheduled: int  # due later (run_after in the future)
+    running: int
+    failed: int  # gave up; kept JOBS_RETENTION_DAYS
+
+
+def job_counts() -> JobCounts:
+    """The jobs waiting, scheduled, running and failed.
+
+    On PostgreSQL one query on the engine's table (bounded by a statement timeout, so a
+    slow database slows a scrape by at most that); on SQLite this process's queue.
+    """
+    now = datetime.now(tz=UTC)
+    if durable():
+        from django.db.models import Count, Q
+        from procrastinate.contrib.django.models import ProcrastinateJob
+
+        todo = Q(status=Status.TODO.value)
+        due = Q(scheduled_at=None) | Q(scheduled_at__lte=now)
+        with transaction.atomic(), db_connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL statement_timeout = {_COUNTS_TIMEOUT_MS}")
+            counts = ProcrastinateJob.objects.filter(
+                status__in=(Status.TODO.value, Status.DOING.value, Status.FAILED.value)
+            ).aggregate(
+                waiting=Count("id", filter=todo & due),
+                scheduled=Count("id", filter=todo & Q(scheduled_at__gt=now)),
+                running=Count("id", filter=Q(status=Status.DOING.value)),
+                failed=Count("id", filter=Q(status=Status.FAILED.value)),
+            )
+        return JobCounts(**counts)
+    connector = _get_app().connector
+    if not isinstance(connector, InMemoryConnector):
+        raise RuntimeError(f"Unexpected job engine connector: {connector!r}")
+    # A copy: the in-process worker changes the dict on its own thread.
+    rows = list(connector.jobs.values())
+    todo_rows = [r for r in rows if r["status"] == Status.TODO.value]
+    waiting = sum(1 for r in todo_rows if not r["scheduled_at"] or r["scheduled_at"] <= now)
+    return JobCounts(
+        waiting=waiting,
+        scheduled=len(todo_rows) - waiting,
+        running=sum(1 for r in rows if r["status"] == Status.DOING.value),
+        failed=sum(1 for r in rows if r["status"] == Status.FAILED.value),
     )
 
 

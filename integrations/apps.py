@@ -6,7 +6,10 @@ class IntegrationsConfig(AppConfig):
     name = "integrations"
 
     def ready(self) -> None:
+        from core.metrics import register_scrape
+
         from . import checks, schema  # noqa: F401 - register the deploy checks, the OpenAPI extension
+        from .metrics import spool_scrape
         from .models import Connection
         from .signals import clear_connection_cache
 
@@ -17,3 +20,4 @@ class IntegrationsConfig(AppConfig):
 
         post_save.connect(clear_windows_cache, sender=MaintenanceWindow, dispatch_uid="mw")
         post_delete.connect(clear_windows_cache, sender=MaintenanceWindow, dispatch_uid="mw-d")
+        register_scrape("spool", spool_scrape)  # /metrics reads the spool's depth

@@ -175,6 +175,16 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from None
 
+# GET /metrics (core.metrics) is served to clients in these networks (their address seen
+# through TRUSTED_PROXIES) and to those sending `Authorization: Bearer <METRICS_TOKEN>`.
+# An empty token: no token is accepted.
+METRICS_ALLOWED_CIDRS = env.list("METRICS_ALLOWED_CIDRS", default=["127.0.0.0/8", "::1"])
+try:
+    parse_networks(METRICS_ALLOWED_CIDRS)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_CIDRS: {exc}") from None
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https")
     if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False)

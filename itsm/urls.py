@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
+from core.metrics import metrics_view
 from core.views import SchemaView, healthz, readyz
 from integrations.views import dev_jwks
 
@@ -9,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("dev/jwks.json", dev_jwks, name="dev-jwks"),
     path("api/", include("integrations.api.urls")),
     path("api/", include("incidents.api.urls")),

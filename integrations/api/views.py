@@ -7,6 +7,8 @@ from typing import Any, cast
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -21,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import metrics
 from core.api import Conflict, OrderingFilter
 from core.exceptions import ApplicationError
 from core.permissions import IsStaff, ModelPermissions
@@ -215,6 +218,24 @@ class AzureMonitorWebhookView(APIView):
     permission_classes = [IsAuthenticated]
     throttle_classes: list = []
     parser_classes: list = []  # the body is read raw, size-capped, and parsed by the service
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        # Every answer is counted, refusals too (core.metrics, /metrics).
+        started = time.perf_counter()
+        try:
+            response = super().dispatch(request, *args, **kwargs)
+        except BaseException:
+            metrics.webhook_answered(
+                status=500, outcome=None, seconds=time.perf_counter() - started
+            )
+            raise
+        data = getattr(response, "data", None)
+        metrics.webhook_answered(
+            status=response.status_code,
+            outcome=data.get("status") if isinstance(data, dict) else None,
+            seconds=time.perf_counter() - started,
+        )
+        return response
 
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:
         # The contract's order: 404, then 413, then 401/403, then 415, then 400. The
