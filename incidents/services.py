@@ -9,6 +9,8 @@ from typing import SupportsInt, cast
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from cmdb.models import ConfigurationItem
@@ -153,11 +155,93 @@ def incident_open(
         message=message,
     )
     incident.event_key = event_key
+    return incident_save_new(
+        incident=incident, journal=entry, configuration_items=configuration_items
+    )
+
+
+# No savepoint: nothing catches errors inside.
+@transaction.atomic(savepoint=False)
+def incident_save_new(
+    *,
+    incident: Incident,
+    journal: JournalEntry,
+    configuration_items: Iterable[ConfigurationItem] = (),
+) -> Incident:
+    """Write an incident built by `incident_new`, its CI links and its opening journal line.
+
+    The ORM's three statements; the webhook's hot path on PostgreSQL writes the same rows
+    in one (integrations.fastpath.incident_insert).
+    """
     incident.save(force_insert=True)
     incident_link_configuration_items(incident=incident, configuration_items=configuration_items)
-    entry.incident = incident
-    entry.save(force_insert=True)
+    journal.incident = incident
+    journal.save(force_insert=True)
     return incident
+
+
+# No savepoint: nothing catches errors inside.
+@transaction.atomic(savepoint=False)
+def incident_alert_added(
+    *,
+    incident: Incident,
+    fired_at: datetime,
+    actor: Actor,
+    message: str = "",
+    kind: str = JournalKind.GROUPED,
+    configuration_items: Iterable[ConfigurationItem] = (),
+    raise_priority_to: str | None = None,
+    raise_priority: bool = False,
+) -> Incident:
+    """Count one more Azure alert on an incident: `alert_count`, `last_alert_at`, its CIs.
+
+    With `raise_priority`, the priority rises to the one severity `raise_priority_to`
+    gives (impact and urgency with it, by the matrix) when that is more severe, unless a
+    person set impact or urgency (`priority_set_by_person`): the caller holds the row
+    locked, having read those fields. A `message` is journaled (`kind`), with the rise.
+    The counters are written as expressions (concurrent follow-ups add up), so they are
+    left deferred on the caller's copy.
+    """
+    now = timezone.now()
+    at = Value(fired_at, output_field=DateTimeField())
+    values: dict[str, object] = {
+        "alert_count": F("alert_count") + 1,
+        "last_alert_at": Greatest(Coalesce(F("last_alert_at"), at), at),
+        "updated_at": now,
+    }
+    raised: dict[str, object] = {}
+    if raise_priority and not incident.priority_set_by_person:
+        impact, urgency = impact_urgency_for_severity(raise_priority_to)
+        priority = priority_for(impact, urgency)
+        if priority < incident.priority:
+            raised = {
+                "impact": impact,
+                "urgency": urgency,
+                "priority": priority,
+                "severity": raise_priority_to,
+            }
+    Incident.objects.filter(pk=incident.pk).update(**values, **raised)
+    incident_link_configuration_items(incident=incident, configuration_items=configuration_items)
+    if message:
+        if raised:
+            message += f" Priority {incident.priority} → {raised['priority']}."
+        journal_add(incident=incident, actor=actor, kind=kind, message=message, at=now)
+    for field in ("alert_count", "last_alert_at"):
+        incident.__dict__.pop(field, None)  # deferred: read again if ever used
+    return _written(incident, {"updated_at": now, **raised})
+
+
+def incident_group_release(*, incident: Incident) -> bool:
+    """Stop an incident taking alerts of its correlation group: clear its `group_key`.
+
+    Compare-and-set on the key the caller read: False (nothing written) if it changed
+    meanwhile, so a concurrent release or merge is not undone.
+    """
+    released = Incident.objects.filter(pk=incident.pk, group_key=incident.group_key).update(
+        group_key="", updated_at=timezone.now()
+    )
+    incident.group_key = ""
+    return bool(released)
 
 
 def incident_link_configuration_items(
@@ -430,15 +514,17 @@ def incident_create(
     if not title.strip():
         raise ApplicationError("An incident needs a title.", code="title_required")
     with transaction.atomic():
-        incident = incident_open(
+        incident, entry = incident_new(
             title=title.strip(),
             description=description,
             actor=actor,
             impact=impact,
             urgency=urgency,
-            configuration_items=configuration_items,
             message="Opened by hand.",
         )
+        # A person chose impact and urgency: grouped alerts never raise its priority.
+        incident.priority_set_by_person = not isinstance(actor, str)
+        incident_save_new(incident=incident, journal=entry, configuration_items=configuration_items)
         if assigned_to is not None or assignment_group is not None:
             incident_assign(
                 incident=incident,
@@ -498,6 +584,9 @@ def incident_update(*, incident: Incident, actor: Actor, **changes: object) -> I
             int(cast(SupportsInt, changed.get("impact", incident.impact))),
             int(cast(SupportsInt, changed.get("urgency", incident.urgency))),
         )
+        if not isinstance(actor, str):
+            # A person's choice: grouped alerts no longer raise the priority.
+            values["priority_set_by_person"] = True
     with transaction.atomic(savepoint=False):
         written = current.update(**values)
         if written:

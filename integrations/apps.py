@@ -20,4 +20,9 @@ class IntegrationsConfig(AppConfig):
 
         post_save.connect(clear_windows_cache, sender=MaintenanceWindow, dispatch_uid="mw")
         post_delete.connect(clear_windows_cache, sender=MaintenanceWindow, dispatch_uid="mw-d")
+        from .models import CorrelationRule
+        from .signals import clear_rules_cache
+
+        post_save.connect(clear_rules_cache, sender=CorrelationRule, dispatch_uid="rules")
+        post_delete.connect(clear_rules_cache, sender=CorrelationRule, dispatch_uid="rules-d")
         register_scrape("spool", spool_scrape)  # /metrics reads the spool's depth

@@ -29,8 +29,18 @@ from incidents.models import Incident, IncidentConfigurationItem, JournalEntry
 from .models import Alert, Connection, Delivery
 
 # What `alert_get` reads; the other fields are deferred (loaded if ever touched).
-ALERT_READ = ("id", "connection", "alert_id", "incident", "monitor_condition", "resolved_at")
-INCIDENT_READ = ("id", "number", "state")
+# In the models' field order: `Model.from_db` takes a partial row in that order.
+ALERT_READ = (
+    "id",
+    "connection",
+    "alert_id",
+    "incident",
+    "correlation_rule",
+    "monitor_condition",
+    "resolved_at",
+)
+# alert_count: a Resolved asks the other members only when the incident holds several.
+INCIDENT_READ = ("id", "number", "state", "alert_count")
 
 
 def supported() -> bool:
@@ -184,7 +194,8 @@ def _alert_get_sql(vendor: str, lock: bool) -> str:
     # Identifiers come from model metadata; the values are parameters.
     sql = (
         f"SELECT {alert_columns}, {incident_columns} "  # noqa: S608
-        f"FROM {qn(a.db_table)} a JOIN {qn(i.db_table)} i "
+        # LEFT: an alert a maintenance window holds has no incident.
+        f"FROM {qn(a.db_table)} a LEFT JOIN {qn(i.db_table)} i "
         f"ON i.{qn(i.pk.column)} = a.{qn(a.get_field('incident').column)} "
         f"WHERE a.{qn(a.get_field('connection').column)} = %s "
         f"AND a.{qn(a.get_field('alert_id').column)} = %s"
@@ -208,7 +219,7 @@ def _from_db(model: type[models.Model], names: Sequence[str], values: Sequence[A
 
 
 def alert_get(*, connection: Connection, alert_id: str, lock: bool) -> Alert | None:
-    """The alert `alert_id` of a connection with its incident, in one SELECT, or None.
+    """The alert `alert_id` of a connection with its incident (if any), in one SELECT, or None.
 
     With `lock`, the alert row is locked until the transaction ends (PostgreSQL). The
     instances hold ALERT_READ and INCIDENT_READ; their other fields are deferred.
@@ -220,7 +231,10 @@ def alert_get(*, connection: Connection, alert_id: str, lock: bool) -> Alert | N
     if found is None:
         return None
     row = _from_db(Alert, ALERT_READ, found[: len(ALERT_READ)])
-    incident = _from_db(Incident, INCIDENT_READ, found[len(ALERT_READ) :])
     Alert.connection.field.set_cached_value(row, connection)
+    if row.incident_id is None:  # held by a maintenance window
+        Alert.incident.field.set_cached_value(row, None)
+        return row
+    incident = _from_db(Incident, INCIDENT_READ, found[len(ALERT_READ) :])
     Alert.incident.field.set_cached_value(row, incident)
     return row

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from cmdb.models import ConfigurationItem
 from cmdb.services import ci_unique_by_names, ci_upsert_for_resources
 from core import jobs
 from core.database import database_unavailable
@@ -21,11 +22,18 @@ from core.display import datetime_display
 from core.exceptions import ApplicationError, StateChanged
 from incidents.choices import OPEN_STATES, IncidentState, JournalKind, ResolutionCode
 from incidents.models import Incident
-from incidents.services import incident_new, incident_open, incident_resolve, journal_add
+from incidents.services import (
+    incident_alert_added,
+    incident_group_release,
+    incident_new,
+    incident_resolve,
+    incident_save_new,
+    journal_add,
+)
 
-from . import fastpath, maintenance, spool
-from .choices import AZURE_MONITOR_ACTOR, DeliveryOutcome, MonitorCondition
-from .lifecycles import HealthMove, Kind, Lifecycle, lifecycle_of
+from . import correlation, fastpath, maintenance, spool
+from .choices import AZURE_MONITOR_ACTOR, DeliveryOutcome, MonitorCondition, ResolveOn
+from .lifecycles import HealthMove, Kind, Lifecycle, azure_resolves, lifecycle_of
 from .models import Alert, Connection, Delivery
 from .outcomes import OUTCOME_STATUS, REFUSAL_STATUS, Outcome, RefusalKind
 from .parsing import AlertParseError, ParsedAlert, parse_alert
@@ -403,12 +411,14 @@ def _alert_new(
     received_at: datetime,
     incident: Incident | None,
     tracking_id: str = "",
+    correlation_rule_id: int | None = None,
 ) -> Alert:
     """The (unsaved) alert row for a new alert (no incident while a window holds it)."""
     return Alert(
         connection=connection,
         alert_id=alert.alert_id,
         incident=incident,
+        correlation_rule_id=correlation_rule_id,  # the rule that grouped it
         alert_rule=(alert.alert_rule or "")[:500],
         alert_rule_id=(alert.alert_rule_id or "")[:1024],
         severity=alert.severity,
@@ -464,6 +474,8 @@ def _event_follow_up(
         kind=JournalKind.SOURCE_UPDATE,
         message=lifecycle.note,
     )
+    # The incident holds one more alert (one UPDATE; the journal line above says what).
+    incident_alert_added(incident=incident, fired_at=alert.fired_at or received_at, actor="")
     outcome = Outcome.UPDATED
     resolved_at = alert.fired_at or received_at
     if lifecycle.resolves and incident.is_open:
@@ -480,6 +492,136 @@ def _event_follow_up(
     delivery.status_code = OUTCOME_STATUS[outcome]
     _alert_store(row=row, delivery=delivery)
     return row, outcome
+
+
+def _alert_configuration_items(
+    *, alert: ParsedAlert, received_at: datetime
+) -> list[ConfigurationItem]:
+    """The CIs of a new alert: its targets (created when missing) and the names Azure sent."""
+    cis = ci_upsert_for_resources(resource_ids=alert.target_ids, seen_at=received_at)
+    target_names = {ci.name.lower() for ci in cis}
+    # Log search alerts target a workspace and name the machines in configurationItems.
+    extra_names = [n for n in alert.configuration_items if n.strip().lower() not in target_names]
+    if extra_names:
+        cis += ci_unique_by_names(names=extra_names)
+    return cis
+
+
+def _incident_open_for_alert(
+    *,
+    alert: ParsedAlert,
+    received_at: datetime,
+    configuration_items: list[ConfigurationItem],
+    event_key: str = "",
+    group_key: str = "",
+) -> Incident:
+    """Open the incident of a new alert, linked to its CIs, holding it (alert_count 1).
+
+    On PostgreSQL the incident, its links and its journal line are one statement
+    (`fastpath`); elsewhere the ORM writes the same rows. Concurrent first messages of
+    one event, or first alerts of one correlation group: the second fails on the
+    open-event (open-group) constraint, and its retry finds this incident.
+    """
+    incident, journal = incident_new(
+        title=incident_title(alert),
+        description=incident_description(alert),
+        severity=alert.severity,
+        opened_at=alert.fired_at or received_at,
+        actor=AZURE_MONITOR_ACTOR,
+        message=f"Opened from Azure Monitor alert {alert.alert_rule or alert.alert_id} "
+        f"({alert.monitor_condition}).",
+    )
+    incident.event_key = event_key
+    incident.group_key = group_key
+    incident.alert_count = 1
+    incident.last_alert_at = incident.opened_at
+    if fastpath.supported():
+        fastpath.incident_insert(
+            incident=incident, journal=journal, configuration_items=configuration_items
+        )
+    else:
+        incident_save_new(
+            incident=incident, journal=journal, configuration_items=configuration_items
+        )
+    return incident
+
+
+def _group_join(
+    *,
+    connection: Connection,
+    alert: ParsedAlert,
+    received_at: datetime,
+    delivery: Delivery,
+    rule: correlation.Rule,
+    group_key: str,
+    configuration_items: list[ConfigurationItem],
+) -> tuple[Alert, Outcome] | None:
+    """Add a new alert to its group's open incident (grouped); None: open a new one.
+
+    The group's incident is locked while it takes the alert. One past the rule's window
+    or maximum age stops taking alerts (its key is cleared) and keeps what it holds.
+    """
+    group = correlation.group_incident(key=group_key)
+    if group is None:
+        return None
+    fired_at = alert.fired_at or received_at
+    if not correlation.group_takes(
+        rule, last_alert_at=group.last_alert_at, opened_at=group.opened_at, fired_at=fired_at
+    ):
+        incident_group_release(incident=group)
+        return None
+    where = configuration_items[0].name if configuration_items else "-"
+    incident_alert_added(
+        incident=group,
+        fired_at=fired_at,
+        actor=AZURE_MONITOR_ACTOR,
+        kind=JournalKind.GROUPED,
+        message=f"Alert {alert.alert_rule or alert.alert_id} on {where} "
+        f"({alert.severity or 'no severity'}, {alert.monitor_condition}) grouped by "
+        f"correlation rule {rule.name!r}.",
+        configuration_items=configuration_items,
+        raise_priority=True,
+        raise_priority_to=alert.severity,
+    )
+    row = _alert_new(
+        connection=connection,
+        alert=alert,
+        received_at=received_at,
+        incident=group,
+        correlation_rule_id=rule.pk,
+    )
+    delivery.outcome = DeliveryOutcome.GROUPED
+    delivery.status_code = OUTCOME_STATUS[Outcome.GROUPED]
+    _alert_store(row=row, delivery=delivery)
+    if alert.is_resolved and _member_resolves_incident(row=row, incident=group):
+        _incident_resolve_by_azure(incident=group, resolved_at=row.resolved_at or received_at)
+    return row, Outcome.GROUPED
+
+
+def _member_resolves_incident(*, row: Alert, incident: Incident) -> bool:
+    """Whether an alert's Resolved resolves its incident (its rule's `resolve_on`).
+
+    An incident holding one ungrouped alert resolves with it (no query). Otherwise: `first`
+    resolves, `never` leaves it to a person, and `all` (also for a rule deleted since, or
+    a merge) resolves once no other member Azure resolves is still Fired; members Azure
+    never resolves cannot hold it open. For `all` the incident row is locked first, so two
+    members resolving at once cannot each see the other still Fired.
+    """
+    if row.correlation_rule_id is None and incident.alert_count <= 1:
+        return True
+    resolve_on = correlation.resolve_on_for(row.correlation_rule_id)
+    if resolve_on != ResolveOn.ALL:
+        return resolve_on == ResolveOn.FIRST
+    incident.state = (
+        Incident.objects.select_for_update().values_list("state", flat=True).get(pk=incident.pk)
+    )
+    firing = (
+        Alert.objects.filter(incident_id=incident.pk, monitor_condition=MonitorCondition.FIRED)
+        .exclude(pk=row.pk)
+        .values_list("monitoring_service", flat=True)
+        .distinct()
+    )
+    return not any(azure_resolves(service) for service in firing)
 
 
 def _alert_create(
@@ -528,40 +670,46 @@ def _alert_create(
         delivery.status_code = OUTCOME_STATUS[Outcome.IGNORED]
         delivery.save(force_insert=True)
         return None, Outcome.IGNORED
-    cis = ci_upsert_for_resources(resource_ids=alert.target_ids, seen_at=received_at)
-    target_names = {ci.name.lower() for ci in cis}
-    # Log search alerts target a workspace and name the machines in configurationItems.
-    extra_names = [n for n in alert.configuration_items if n.strip().lower() not in target_names]
-    if extra_names:
-        cis += ci_unique_by_names(names=extra_names)
-    opening: dict[str, Any] = {  # the same incident, written by either path below
-        "title": incident_title(alert),
-        "description": incident_description(alert),
-        "severity": alert.severity,
-        "opened_at": alert.fired_at or received_at,
-        "actor": AZURE_MONITOR_ACTOR,
-        "message": f"Opened from Azure Monitor alert {alert.alert_rule or alert.alert_id} "
-        f"({alert.monitor_condition}).",
-    }
-    if fastpath.supported():
-        incident, journal = incident_new(**opening)
-        # Concurrent first messages of one event: the second fails on the open-event
-        # constraint, and its retry finds this incident.
-        incident.event_key = event_key
-        fastpath.incident_insert(incident=incident, journal=journal, configuration_items=cis)
-    else:
-        incident = incident_open(**opening, configuration_items=cis, event_key=event_key)
+    cis = _alert_configuration_items(alert=alert, received_at=received_at)
+    # Correlation: the first matching rule's group. Service Health and Resource Health
+    # events follow their own lifecycle instead (an incident has one event key).
+    rule = None if event_key else correlation.rule_for(connection_id=connection.pk, alert=alert)
+    group_key = ""
+    if rule is not None:
+        group_key = correlation.group_key(rule, connection_id=connection.pk, alert=alert)
+        joined = _group_join(
+            connection=connection,
+            alert=alert,
+            received_at=received_at,
+            delivery=delivery,
+            rule=rule,
+            group_key=group_key,
+            configuration_items=cis,
+        )
+        if joined is not None:
+            return joined
+    incident = _incident_open_for_alert(
+        alert=alert,
+        received_at=received_at,
+        configuration_items=cis,
+        event_key=event_key,
+        group_key=group_key,
+    )
     row = _alert_new(
         connection=connection,
         alert=alert,
         received_at=received_at,
         incident=incident,
         tracking_id=lifecycle.tracking_id,
+        correlation_rule_id=rule.pk if rule is not None else None,
     )
     _alert_store(row=row, delivery=delivery)
     if alert.is_resolved:
         # Resolved arrived first (the Fired message was lost or is late): keep the record.
-        _incident_resolve_by_azure(incident=incident, resolved_at=row.resolved_at or received_at)
+        if _member_resolves_incident(row=row, incident=incident):
+            _incident_resolve_by_azure(
+                incident=incident, resolved_at=row.resolved_at or received_at
+            )
     elif lifecycle.resolves:
         # The event's first message already ends it (Microsoft's test sample does).
         _incident_resolve_by_azure(
@@ -626,8 +774,10 @@ def _alert_apply(*, row: Alert, alert: ParsedAlert, received_at: datetime) -> Ou
     row.monitor_condition = MonitorCondition.RESOLVED
     row.resolved_at = alert.resolved_at or received_at
     row.save(update_fields=["monitor_condition", "resolved_at", "updated_at"])
-    if row.incident is not None:  # one a maintenance window holds ends quietly
-        _incident_resolve_by_azure(incident=row.incident, resolved_at=row.resolved_at)
+    incident = row.incident
+    # One a maintenance window holds ends quietly; a group's follows its rule's resolve_on.
+    if incident is not None and _member_resolves_incident(row=row, incident=incident):
+        _incident_resolve_by_azure(incident=incident, resolved_at=row.resolved_at)
     return Outcome.RESOLVED
 
 
@@ -743,6 +893,8 @@ def alert_ingest(
             if attempt == 2:
                 raise  # not a lost race: surface it
             logger.info("webhook.race_retry connection=%s", connection.slug)
+            # A rule deleted by another process fails the alert's foreign key: read again.
+            correlation.rules_cache_clear()
             delivery = _delivery_new(
                 connection=connection,
                 principal=principal,

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from .correlation import rules_cache_clear
 from .maintenance import windows_cache_clear
 from .selectors import connection_cache_clear
 
@@ -13,3 +14,8 @@ def clear_connection_cache(**kwargs: Any) -> None:
 def clear_windows_cache(**kwargs: Any) -> None:
     """A maintenance window changed: this process reads the windows again at once."""
     windows_cache_clear()
+
+
+def clear_rules_cache(**kwargs: Any) -> None:
+    """A correlation rule changed: this process reads the rules again at once."""
+    rules_cache_clear()

@@ -10,6 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from integrations import devtokens, jwks, tokens
+from integrations.correlation import rules_cache_clear
 from integrations.maintenance import windows_cache_clear
 from integrations.models import Connection
 from tests.helpers import AUDIENCE, CLIENT_ID, TENANT_ID, TEST_JWKS_URI, AlertPoster, FakeKeySet
@@ -39,6 +40,14 @@ def _maintenance_windows_uncached() -> None:
     windows_cache_clear()
     yield
     windows_cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _correlation_rules_uncached() -> None:
+    """Each test reads correlation rules afresh (a rolled-back test sends no signal)."""
+    rules_cache_clear()
+    yield
+    rules_cache_clear()
 
 
 @pytest.fixture(scope="session")
