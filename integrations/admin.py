@@ -35,6 +35,7 @@ from core.exceptions import ApplicationError
 from incidents import admin as incidents_admin
 from incidents.models import Incident
 
+from . import admin_maintenance  # noqa: F401 - registers the maintenance windows' admin
 from .choices import DeliveryOutcome
 from .forms import ConnectionForm
 from .models import Alert, Connection, Delivery

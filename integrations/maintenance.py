@@ -394,6 +394,31 @@ def maintenance_window_delete(*, window: MaintenanceWindow) -> None:
 
 # --- reads ------------------------------------------------------------------------------------
 
+WINDOW_STATUSES = ("coming", "active", "ended")
+
+
+def window_status(window: MaintenanceWindow, now: datetime | None = None) -> str:
+    """`coming` (not started), `active` (holding back what it covers) or `ended`."""
+    now = now or timezone.now()
+    if window.ends_at <= now or window.released_at is not None:
+        return "ended"
+    return "active" if window.starts_at <= now else "coming"
+
+
+def window_status_q(statuses: Iterable[str], now: datetime | None = None) -> Q:
+    """A filter for windows in any of `statuses` (WINDOW_STATUSES) at `now`."""
+    now = now or timezone.now()
+    ended = Q(ends_at__lte=now) | Q(released_at__isnull=False)
+    parts = {
+        "coming": Q(starts_at__gt=now) & ~ended,
+        "active": Q(starts_at__lte=now) & ~ended,
+        "ended": ended,
+    }
+    wanted = Q(pk__in=[])
+    for status in statuses:
+        wanted |= parts[status]
+    return wanted
+
 
 def maintenance_window_list() -> QuerySet[MaintenanceWindow]:
     """Windows, latest start first, with `alert_count` (all it held back) and `held_count`

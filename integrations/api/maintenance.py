@@ -5,13 +5,11 @@ Writes go through the services of integrations.maintenance; a window that held a
 is not deleted (409 `window_holds_alerts`): `POST .../{id}/end/` ends it instead.
 """
 
-from datetime import datetime
 from typing import Any, cast
 
 import django_filters
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -26,25 +24,18 @@ from ..maintenance import (
     MAX_SCOPE_ITEM_LENGTH,
     MAX_SCOPE_ITEMS,
     SCOPE_KEYS,
+    WINDOW_STATUSES,
     maintenance_window_alerts,
     maintenance_window_create,
     maintenance_window_delete,
     maintenance_window_end,
     maintenance_window_list,
     maintenance_window_update,
+    window_status,
+    window_status_q,
 )
 from ..models import Connection, MaintenanceWindow
 from .serializers import AlertSerializer
-
-WindowStatus = ("coming", "active", "ended")
-
-
-def window_status(window: MaintenanceWindow, now: datetime | None = None) -> str:
-    """`coming` (not started), `active` (holding back what it covers) or `ended`."""
-    now = now or timezone.now()
-    if window.ends_at <= now or window.released_at is not None:
-        return "ended"
-    return "active" if window.starts_at <= now else "coming"
 
 
 class MaintenanceScopeSerializer(RefuseUnknownFields, serializers.Serializer):
@@ -163,7 +154,7 @@ class MaintenanceWindowWriteSerializer(RefuseUnknownFields, serializers.Serializ
 
 class MaintenanceWindowFilterSet(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(
-        choices=[(s, s) for s in WindowStatus],
+        choices=[(s, s) for s in WINDOW_STATUSES],
         method="filter_status",
         label="coming, active or ended (repeat for several)",
     )
@@ -178,17 +169,7 @@ class MaintenanceWindowFilterSet(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_status(self, queryset: QuerySet, name: str, value: list[str]) -> QuerySet:
-        now = timezone.now()
-        ended = Q(ends_at__lte=now) | Q(released_at__isnull=False)
-        parts = {
-            "coming": Q(starts_at__gt=now) & ~ended,
-            "active": Q(starts_at__lte=now) & ~ended,
-            "ended": ended,
-        }
-        wanted = Q()
-        for item in value:
-            wanted |= parts[item]
-        return queryset.filter(wanted) if value else queryset
+        return queryset.filter(window_status_q(value)) if value else queryset
 
     def filter_connection(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(Q(connection__slug=value) | Q(connection__isnull=True))
