@@ -14,6 +14,8 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from cmdb.models import ConfigurationItem
+from core import events
+from core.events import Event
 from core.exceptions import ApplicationError, StateChanged, TransitionNotAllowed
 
 from .choices import IncidentState, JournalKind, ResolutionCode
@@ -306,6 +308,14 @@ def _transition(
                 from_state=from_state,
                 to_state=to_state,
             )
+            if to_state == S.RESOLVED:
+                # Whoever resolves it; subscribers enqueue in this transaction (core.events).
+                events.emit(
+                    Event.INCIDENT_RESOLVED,
+                    incident_id=incident.pk,
+                    priority=incident.priority,
+                    assignment_group_id=incident.assignment_group_id,
+                )
     if not written:
         raise _changed_meanwhile(incident)
     return _written(incident, values)
@@ -482,6 +492,13 @@ def incident_assign(
                 kind=JournalKind.ASSIGNED,
                 message=f"Assigned to {who} ({group}).",
             )
+            if assigned_to is not None or assignment_group is not None:
+                events.emit(
+                    Event.INCIDENT_ASSIGNED,
+                    incident_id=incident.pk,
+                    priority=incident.priority,
+                    assignment_group_id=assignment_group.pk if assignment_group else None,
+                )
     if not written:
         raise _changed_meanwhile(incident)
     return _written(incident, values)
@@ -532,6 +549,12 @@ def incident_create(
                 assigned_to=assigned_to,
                 assignment_group=assignment_group,
             )
+        events.emit(
+            Event.INCIDENT_OPENED,
+            incident_id=incident.pk,
+            priority=incident.priority,
+            assignment_group_id=incident.assignment_group_id,
+        )
     return incident
 
 

@@ -16,9 +16,10 @@ from django.utils import timezone
 
 from cmdb.models import ConfigurationItem
 from cmdb.services import ci_unique_by_names, ci_upsert_for_resources
-from core import jobs
+from core import events, jobs
 from core.database import database_unavailable
 from core.display import datetime_display
+from core.events import Event
 from core.exceptions import ApplicationError, StateChanged
 from incidents.choices import OPEN_STATES, IncidentState, JournalKind, ResolutionCode
 from incidents.models import Incident
@@ -704,6 +705,14 @@ def _alert_create(
         correlation_rule_id=rule.pk if rule is not None else None,
     )
     _alert_store(row=row, delivery=delivery)
+    # Only a new incident: grouped, reopened and held alerts notify nothing (no query
+    # unless a cached notification rule wants it; core.events).
+    events.emit(
+        Event.INCIDENT_OPENED,
+        incident_id=incident.pk,
+        priority=incident.priority,
+        assignment_group_id=incident.assignment_group_id,
+    )
     if alert.is_resolved:
         # Resolved arrived first (the Fired message was lost or is late): keep the record.
         if _member_resolves_incident(row=row, incident=incident):

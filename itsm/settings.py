@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "cmdb",
     "incidents",
     "integrations",
+    "notifications",
     "console",
 ]
 
@@ -284,6 +285,39 @@ CONNECTION_CACHE_SECONDS = env.float("CONNECTION_CACHE_SECONDS", default=15.0)
 DEV_SIGNING_KEY_PATH = Path(
     env.str("DEV_SIGNING_KEY_PATH", default=str(BASE_DIR / ".dev-signing-key.pem"))
 )
+
+# Notifications (notifications app; docs/operations.md, "Notifications"). E-mail through
+# Django's mail framework: EMAIL_URL in django-environ's form, e.g.
+# smtp://user:pass@smtp.example.com:587/?tls=True (consolemail:// prints mail to stdout).
+_email = env.email_url("EMAIL_URL", default="smtp://localhost:25")
+# django-environ leaves ?tls=True and ?ssl=True in OPTIONS; smtp+tls:// sets them itself.
+_email_options = {key.upper(): str(value) for key, value in _email.get("OPTIONS", {}).items()}
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_FILE_PATH = _email.get("EMAIL_FILE_PATH", "")
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS")) or _email_options.get("TLS", "").lower() in (
+    "1",
+    "true",
+)
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL")) or _email_options.get("SSL", "").lower() in (
+    "1",
+    "true",
+)
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT_SECONDS", default=10.0)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="itsm@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Links in notifications point here (the console's address as people reach it).
+ITSM_BASE_URL = env.str("ITSM_BASE_URL", default="http://127.0.0.1:8000")
+# A new event waits this long before it is sent, so what follows at once (a storm's
+# grouped alerts) is in the one message; 0 sends at once.
+NOTIFICATION_COALESCE_SECONDS = env.float("NOTIFICATION_COALESCE_SECONDS", default=10.0)
+# Tries in all for a 429, a 5xx or a timeout; the first retry after this, then doubling.
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
+NOTIFICATION_RETRY_SECONDS = env.float("NOTIFICATION_RETRY_SECONDS", default=30.0)
+NOTIFICATION_TIMEOUT_SECONDS = env.float("NOTIFICATION_TIMEOUT_SECONDS", default=10.0)
 
 # Background jobs (core.jobs, `manage.py run_worker`). A worker whose heartbeat is older
 # than this is taken as lost and its running jobs run again elsewhere.

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/", include("integrations.api.urls")),
     path("api/", include("incidents.api.urls")),
     path("api/", include("cmdb.api.urls")),
+    path("api/", include("notifications.api.urls")),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     # Served by the app (no internet needed); "Try it out" uses the admin's session.
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -268,3 +268,100 @@ def errors_of(response: Any) -> list[str]:
     if not response.context:
         return []
     return [str(m) for m in response.context["messages"] if m.level == messages.ERROR]
+
+
+# Notifications: real local receivers (tests/notifications).
+
+
+class HttpReceiver:
+    """A loopback HTTP server that records each POST and answers from a script.
+
+    `answers` are status codes (with an optional Retry-After: `(429, "0")`), used in turn;
+    the last one repeats. `.requests` holds (path, headers, body) as received.
+    """
+
+    def __init__(self, *answers: int | tuple[int, str]) -> None:
+        import http.server
+        import threading
+
+        self.answers = list(answers) or [200]
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.requests.append((self.path, dict(self.headers.items()), body))
+                index = min(len(receiver.requests) - 1, len(receiver.answers) - 1)
+                answer = receiver.answers[index]
+                code, retry_after = answer if isinstance(answer, tuple) else (answer, "")
+                self.send_response(code)
+                if retry_after:
+                    self.send_header("Retry-After", retry_after)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook?sig=abc"
+
+    def json_bodies(self) -> list[Any]:
+        return [json.loads(body) for _, _, body in self.requests]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SilentReceiver:
+    """A loopback port that takes connections and never answers (client timeouts)."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)  # the kernel completes connections; nobody reads them
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/never"
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class SmtpReceiver:
+    """A real SMTP server on loopback (aiosmtpd) that keeps the messages it receives."""
+
+    def __init__(self) -> None:
+        import socket
+
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Any] = []
+        receiver = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                import email
+
+                message = email.message_from_bytes(envelope.original_content or envelope.content)
+                receiver.messages.append((list(envelope.rcpt_tos), message))
+                return "250 OK"
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def close(self) -> None:
+        self.controller.stop()
