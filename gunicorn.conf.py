@@ -9,13 +9,23 @@ reads this file by default (docs/operations.md, "Processes"). Command-line optio
   X-Forwarded-For (core.clientaddr). Empty (the default): from nobody.
 - Each worker reads the connections and fetches their key sets when it starts
   (integrations.warmup), so it can take and spool deliveries from its first request.
+- Metrics (/metrics, core.metrics) are counted by every worker into its own file in
+  PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode), and a scrape adds
+  them up. Unset: the master makes a private folder for this run and removes it at exit.
+  Set: the folder is emptied at start (old counts would be added to the new ones); give
+  each gunicorn on a host its own. Do not use --preload: the workers must import the app
+  after the master set the variable.
 
 Environment (read here, by gunicorn's master, so set it in the service's environment):
-GUNICORN_BIND, WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT, TRUSTED_PROXIES.
+GUNICORN_BIND, WEB_CONCURRENCY, GUNICORN_THREADS, GUNICORN_TIMEOUT, TRUSTED_PROXIES,
+PROMETHEUS_MULTIPROC_DIR.
 """
 
 import ipaddress
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 
@@ -63,3 +73,40 @@ def post_request(worker: Any, req: Any, environ: dict[str, Any], resp: Any) -> N
     body = getattr(req, "body", None)
     if body is not None and isinstance(status, int) and status >= 400:
         body.failed = True
+
+
+METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+# The folder this master made for the metrics (removed at exit); empty when the operator set one.
+_own_metrics_dir: list[str] = []
+
+
+def on_starting(server: Any) -> None:
+    """Before the first worker: point prometheus_client at an empty per-run folder.
+
+    Set here, in the master's environment, the variable reaches every worker it forks;
+    setting it when this file is read would leak into whoever reads it (tests).
+    """
+    folder = os.environ.get(METRICS_DIR_VARIABLE)
+    if not folder:
+        folder = tempfile.mkdtemp(prefix="itsm-metrics-")
+        _own_metrics_dir.append(folder)
+        os.environ[METRICS_DIR_VARIABLE] = folder
+        return
+    path = Path(folder)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker ended: its counts stay in the totals; its live gauges (if any) go."""
+    if os.environ.get(METRICS_DIR_VARIABLE):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    """Remove the metrics folder this master made."""
+    for folder in _own_metrics_dir:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -35,7 +35,8 @@ from core.exceptions import ApplicationError
 from incidents import admin as incidents_admin
 from incidents.models import Incident
 
-from . import admin_maintenance  # noqa: F401 - registers the maintenance windows' admin
+from . import admin_correlation  # noqa: F401 - registers the correlation rules' admin
+from .admin_merging import IncidentMergeSplitMixin
 from .choices import DeliveryOutcome
 from .forms import ConnectionForm
 from .models import Alert, Connection, Delivery
@@ -95,10 +96,6 @@ class ConnectionAdmin(admin.ModelAdmin):
                     "allowed_subscriptions",
                 ]
             },
-        ),
-        (
-            "Incidents",
-            {"fields": ["auto_resolve_after_minutes", "flap_threshold", "flap_interval_minutes"]},
         ),
         (
             "Activity",
@@ -503,7 +500,7 @@ if admin.site.is_registered(Incident):
 
 
 @admin.register(Incident)
-class IncidentAdmin(incidents_admin.IncidentAdmin):
+class IncidentAdmin(IncidentMergeSplitMixin, incidents_admin.IncidentAdmin):
     change_form_template = "admin/integrations/incident/change_form.html"
 
     def render_change_form(
