@@ -7,8 +7,11 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from core import events
+        from core.metrics import register_scrape
 
         from . import signals, subscriber
+        from .metrics import notifications_scrape
 
         signals.connect()
         events.subscribe(subscriber.on_event)
+        register_scrape("notifications", notifications_scrape)  # /metrics: tries given up

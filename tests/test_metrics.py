@@ -157,18 +157,17 @@ def test_metrics_jobs_count_failed(client: Client, spool_dir: Path) -> None:
 
 
 @pytest.mark.django_db
-def test_metrics_view_queries_only_the_job_counts(client: Client, spool_dir: Path) -> None:
+def test_metrics_view_queries_only_job_and_notification_counts(
+    client: Client, spool_dir: Path
+) -> None:
     with CaptureQueriesContext(connection) as queries:
         scrape(client)
-    if connection.vendor == "postgresql":
-        statements = [q["sql"] for q in queries.captured_queries]
-        assert any("procrastinate_jobs" in s for s in statements)
-        assert all(
-            "procrastinate_jobs" in s or "statement_timeout" in s or "SAVEPOINT" in s
-            for s in statements
-        ), statements
-    else:
-        assert queries.captured_queries == []  # SQLite: the queue is in this process
+    statements = [q["sql"] for q in queries.captured_queries]
+    counts = [s for s in statements if "procrastinate_jobs" in s or "notificationattempt" in s]
+    other = [s for s in statements if s not in counts]
+    # On SQLite the job queue is in this process: only the notifications' count.
+    assert len(counts) == (2 if connection.vendor == "postgresql" else 1), statements
+    assert all("statement_timeout" in s or "SAVEPOINT" in s for s in other), other
 
 
 @pytest.mark.django_db
@@ -276,3 +275,33 @@ def test_webhook_answered_labels_refusals_by_status_class() -> None:
     metrics.webhook_answered(status=503, outcome=None, seconds=0.001)
     assert count(outcome="queued", status="202") == before[0] + 1
     assert count(outcome="failed", status="503") == before[1] + 1
+
+
+@pytest.mark.django_db
+def test_metrics_notifications_count_the_last_days_failed_tries(
+    client: Client, spool_dir: Path
+) -> None:
+    from django.utils import timezone
+
+    from notifications.choices import AttemptOutcome, ChannelKind
+    from notifications.models import NotificationAttempt
+
+    def attempt(number: int, outcome: str, age: timedelta) -> None:
+        NotificationAttempt.objects.create(
+            message_key="metrics-test",
+            number=number,
+            channel_name="ops",
+            channel_kind=ChannelKind.WEBHOOK,
+            event="test",
+            outcome=outcome,
+            created_at=timezone.now() - age,
+        )
+
+    attempt(1, AttemptOutcome.RETRYING, timedelta(minutes=5))
+    attempt(2, AttemptOutcome.FAILED, timedelta(minutes=1))
+    attempt(3, AttemptOutcome.FAILED, timedelta(days=2))  # older than the window
+    attempt(4, AttemptOutcome.SENT, timedelta(minutes=1))
+    samples = scrape(client)
+    assert value(samples, "itsm_notifications_attempts_24h", outcome="failed") == 1
+    assert value(samples, "itsm_notifications_attempts_24h", outcome="retrying") == 1
+    assert value(samples, "itsm_metrics_scrape_up", source="notifications") == 1
