@@ -1,15 +1,13 @@
 """Query-string filters of the incident list (contract: REST API)."""
 
-from typing import cast
-
 import django_filters
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 
 from cmdb.resource_ids import normalise_resource_id
 
 from .choices import IncidentState, Priority, Severity
 from .models import Incident, incident_pk_from_number
-from .selectors import incident_list_with_alert
+from .selectors import incident_list_with_alert, incident_search
 
 
 class IncidentFilterSet(django_filters.FilterSet):
@@ -35,7 +33,8 @@ class IncidentFilterSet(django_filters.FilterSet):
     opened_before = django_filters.IsoDateTimeFilter(field_name="opened_at", lookup_expr="lt")
     search = django_filters.CharFilter(
         method="filter_search",
-        label="Number, title, alert rule, CI name or Service Health tracking ID",
+        label="Number, title, description, alert rule, condition line, alert ID, "
+        "Service Health tracking ID, CI name or Azure resource ID (case-insensitive)",
     )
 
     class Meta:
@@ -63,19 +62,5 @@ class IncidentFilterSet(django_filters.FilterSet):
         pk = incident_pk_from_number(value)
         if pk is not None:
             return queryset.filter(pk=pk)
-        # A Service Health trackingId of one of its alerts: an EXISTS (the alerts live
-        # in integrations, which this app does not import; the relation names them).
-        related = cast(type[Model], Incident._meta.get_field("alerts").related_model)
-        alerts = related._default_manager
-        tracking = Exists(
-            alerts.filter(incident=OuterRef("pk"), tracking_id__iexact=value[:200]).exclude(
-                tracking_id=""
-            )
-        )
-        return queryset.filter(
-            tracking
-            | Q(title__icontains=value)
-            | Q(alerts__alert_rule__icontains=value)
-            | Q(configuration_items__name__icontains=value)
-            | Q(configuration_items__azure_resource_id=normalise_resource_id(value))
-        ).distinct()
+        # The whole value is one term: a phrase of Azure's text is found as written.
+        return incident_search(queryset, terms=[value])

@@ -1,12 +1,15 @@
 """Reads of incidents for the API and the admin, with their eager loading."""
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, Model, OuterRef, Prefetch, Q, QuerySet
 
 from cmdb.models import ConfigurationItem
+from cmdb.resource_ids import normalise_resource_id
 from cmdb.selectors import configuration_item_list
 
 from .models import Incident, IncidentConfigurationItem, JournalEntry
@@ -63,11 +66,12 @@ def incident_journal(*, incident: Incident) -> QuerySet[JournalEntry]:
 CI_LINKS = "ci_links"
 
 
-def incident_list_for_console() -> QuerySet[Incident]:
+def incident_list_for_console(*, alerts: QuerySet | None = None) -> QuerySet[Incident]:
     """Incidents with what a row of the console's list shows, in a constant number of queries.
 
     Adds `ci_links` (links to CIs, oldest first, with their CI) and the alerts (newest
-    first); the admin adds the assignee and group with `list_select_related`.
+    first; `alerts` is their queryset, for the eager loading an app above this one
+    needs); the admin adds the assignee and group with `list_select_related`.
     """
     links = IncidentConfigurationItem.objects.select_related("configuration_item")
     ci_links: Prefetch[str, QuerySet[IncidentConfigurationItem], str] = Prefetch(
@@ -76,7 +80,8 @@ def incident_list_for_console() -> QuerySet[Incident]:
         to_attr=CI_LINKS,
     )
     # django-stubs' plugin refuses this well-typed Prefetch with a to_attr (a plugin bug).
-    return Incident.objects.prefetch_related(ci_links, "alerts")  # type: ignore[arg-type]
+    alert_rows = Prefetch("alerts", queryset=alerts) if alerts is not None else "alerts"
+    return Incident.objects.prefetch_related(ci_links, alert_rows)  # type: ignore[arg-type]
 
 
 def incident_configuration_items(*, incident: Incident) -> QuerySet[IncidentConfigurationItem]:
@@ -99,6 +104,56 @@ def incident_list_with_alert(
     """
     lookups = {f"alerts__{name}": value for name, value in alert_lookups.items()}
     return queryset.filter(Exists(Incident.objects.filter(pk=OuterRef("pk"), **lookups)))
+
+
+def _alerts() -> QuerySet:
+    """All alerts, reached through the relation that names them (integrations is above)."""
+    related = cast(type[Model], Incident._meta.get_field("alerts").related_model)
+    return related._default_manager.all()
+
+
+# The longest text one search term is compared with (Alert.tracking_id is 200 characters).
+MAX_SEARCH_TERM = 200
+
+
+def incident_matching(term: str) -> Q:
+    """The incidents one search term finds (the console's and the API's `search`).
+
+    Case-insensitive, in the number, title and description (which holds what Azure
+    wrote: its description, Service Health's communication), in an alert's rule, its
+    condition line, its alert ID (exactly) or Service Health trackingId (whole), and in
+    a linked CI's name or Azure resource ID. Alerts and CIs are matched with EXISTS, not
+    a join: an incident is found once without DISTINCT over the list, and each subquery
+    can use an index on its table later (a trigram one for the texts).
+    """
+    term = term.strip()[:MAX_SEARCH_TERM]
+    alerts = _alerts().filter(incident=OuterRef("pk"))
+    alert_found = alerts.filter(
+        Q(alert_rule__icontains=term)
+        | Q(condition__icontains=term)
+        | Q(alert_id=term)
+        | Q(tracking_id__iexact=term)
+    )
+    in_ci = Q(configuration_item__name__icontains=term)
+    resource_id = normalise_resource_id(term)
+    if resource_id:
+        in_ci |= Q(configuration_item__azure_resource_id__icontains=resource_id)
+    ci_found = IncidentConfigurationItem.objects.filter(incident=OuterRef("pk")).filter(in_ci)
+    return (
+        Q(number__icontains=term)
+        | Q(title__icontains=term)
+        | Q(description__icontains=term)
+        | Exists(alert_found)
+        | Exists(ci_found)
+    )
+
+
+def incident_search(queryset: QuerySet[Incident], *, terms: Iterable[str]) -> QuerySet[Incident]:
+    """The incidents of `queryset` each of `terms` finds (`incident_matching`); blank ones skip."""
+    for term in terms:
+        if term.strip():
+            queryset = queryset.filter(incident_matching(term))
+    return queryset
 
 
 ALERT_VALUE_FIELDS = ("alerts__alert_rule", "alerts__monitoring_service")

@@ -24,7 +24,7 @@ from django.http import (
     HttpResponseNotAllowed,
     HttpResponseRedirect,
 )
-from django.urls import URLPattern, path, reverse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
@@ -33,10 +33,13 @@ from core.admin_filters import WithinFilter
 from core.display import datetime_display
 from core.exceptions import ApplicationError
 from incidents import admin as incidents_admin
+from incidents.badges import Badge
 from incidents.models import Incident
+from incidents.selectors import incident_list_for_console
 
 from . import admin_correlation  # noqa: F401 - registers the correlation rules' admin
 from .admin_merging import IncidentMergeSplitMixin
+from .badges import alert_list_for_badges, incident_badges
 from .choices import DeliveryOutcome
 from .forms import ConnectionForm
 from .models import Alert, Connection, Delivery
@@ -57,10 +60,20 @@ def _deliveries_url(**params: object) -> str:
     return reverse("admin:integrations_delivery_changelist") + "?" + urlencode(params)
 
 
-def _incident_link(incident: Any) -> str:
-    return _link(
-        reverse("admin:incidents_incident_change", args=[quote(incident.pk)]), incident.number
-    )
+def _incident_link(incident: Any, alert: Alert | None = None) -> str:
+    """A link to the incident; for an alert a maintenance window holds, the window's name."""
+    if incident is not None:
+        return _link(
+            reverse("admin:incidents_incident_change", args=[quote(incident.pk)]), incident.number
+        )
+    window = alert.maintenance_window if alert is not None else None
+    if window is None:
+        return "-"
+    try:
+        url = reverse("admin:integrations_maintenancewindow_change", args=[quote(window.pk)])
+    except NoReverseMatch:  # the windows' page is not registered (a reduced console)
+        return format_html('<span class="held">held by {}</span>', window.name)
+    return format_html('<span class="held">held by <a href="{}">{}</a></span>', url, window.name)
 
 
 # --- connections ------------------------------------------------------------------------------
@@ -202,6 +215,26 @@ class ConnectionAdmin(admin.ModelAdmin):
 # --- alerts -----------------------------------------------------------------------------------
 
 
+class HeldFilter(admin.SimpleListFilter):
+    """Alerts a maintenance window holds back (no incident yet), or those of one window."""
+
+    title = "maintenance"
+    parameter_name = "held"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [("yes", "Held by a window"), ("no", "With an incident")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "yes":
+            return queryset.filter(incident__isnull=True, maintenance_window__isnull=False)
+        if value == "no":
+            return queryset.filter(incident__isnull=False)
+        if value and value.isdigit():  # the alerts one window holds (its page links here)
+            return queryset.filter(incident__isnull=True, maintenance_window=value)
+        return queryset
+
+
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
     list_display = [
@@ -214,9 +247,15 @@ class AlertAdmin(admin.ModelAdmin):
         "fired_at",
         "resolved_at",
     ]
-    list_filter = ["monitor_condition", "monitoring_service", "severity", "connection"]
-    search_fields = ["alert_id", "alert_rule"]
-    list_select_related = ["incident", "connection"]
+    list_filter = [
+        "monitor_condition",
+        HeldFilter,
+        "monitoring_service",
+        "severity",
+        "connection",
+    ]
+    search_fields = ["alert_id", "alert_rule", "tracking_id"]
+    list_select_related = ["incident", "connection", "maintenance_window"]
     show_facets = admin.ShowFacets.NEVER
     exclude = ["portal_url"]  # shown as a link instead
     readonly_fields = [
@@ -230,7 +269,7 @@ class AlertAdmin(admin.ModelAdmin):
 
     @admin.display(description="Incident", ordering="incident")
     def incident_link(self, obj: Alert) -> str:
-        return _incident_link(obj.incident)
+        return _incident_link(obj.incident, obj)
 
     @admin.display(description="Azure portal")
     def portal_link(self, obj: Alert) -> str:
@@ -308,7 +347,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_filter = [ResultFilter, "outcome", ReceivedFilter, "connection", "status_code"]
     search_fields = ["reported_alert_id", "caller_app_id", "error"]
     search_help_text = "Alert ID, caller app ID or error text."
-    list_select_related = ["connection", "alert__incident"]
+    list_select_related = ["connection", "alert__incident", "alert__maintenance_window"]
     date_hierarchy = "received_at"
     show_facets = admin.ShowFacets.NEVER
     actions = ["replay_selected"]
@@ -378,7 +417,7 @@ class DeliveryAdmin(admin.ModelAdmin):
                 reverse("admin:integrations_alert_change", args=[alert.pk]),
                 Truncator(alert.alert_rule or alert.alert_id).chars(60),
             ),
-            _incident_link(alert.incident),
+            _incident_link(alert.incident, alert),
         )
 
     @admin.display(description="Replayed as")
@@ -502,6 +541,14 @@ if admin.site.is_registered(Incident):
 @admin.register(Incident)
 class IncidentAdmin(IncidentMergeSplitMixin, incidents_admin.IncidentAdmin):
     change_form_template = "admin/integrations/incident/change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Incident]:
+        # The alerts with what their badges read: no query per row.
+        rows = incident_list_for_console(alerts=alert_list_for_badges())
+        return rows.order_by(*self.get_ordering(request))
+
+    def badges(self, obj: Incident) -> list[Badge]:
+        return incident_badges(obj, list(obj.alerts.all()))  # prefetched by get_queryset
 
     def render_change_form(
         self,

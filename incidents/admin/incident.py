@@ -19,12 +19,14 @@ from django.http import (
 )
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.text import smart_split, unescape_string_literal
 from django.utils.timesince import timesince
 
 from core.display import datetime_display
 from core.exceptions import ApplicationError
 
+from ..badges import Badge, incident_badges
 from ..forms import IncidentChangeForm, WorkNoteForm, form_for
 from ..lifecycle import LIFECYCLE, Action, is_final
 from ..models import AssignmentGroup, Incident, IncidentConfigurationItem
@@ -33,6 +35,7 @@ from ..selectors import (
     incident_configuration_items,
     incident_journal,
     incident_list_for_console,
+    incident_search,
 )
 from ..services import EDITABLE_FIELDS, KEEP, incident_add_work_note, incident_edit
 from .filters import (
@@ -49,6 +52,30 @@ from .lifecycle import MESSAGE_NUMBERS, bulk_actions, is_allowed, numbers_text
 
 def _badge(kind: str, value: object, label: str) -> str:
     return format_html('<span class="badge {}-{}">{}</span>', kind, value, label)
+
+
+def badges_html(badges: list[Badge]) -> str:
+    """An incident's badges, as the list shows them under its title."""
+    if not badges:
+        return ""
+    return format_html(
+        '<span class="event-badges">{}</span>',
+        format_html_join(
+            " ",
+            '<span class="badge event-{}" title="{}">{}</span>',
+            ((b.kind, b.title, b.label) for b in badges),
+        ),
+    )
+
+
+def search_terms(search_term: str) -> list[str]:
+    """The words of the search box, as Django's admin splits them ("quoted phrases" kept)."""
+    terms = []
+    for bit in smart_split(search_term):
+        if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
+            bit = unescape_string_literal(bit)
+        terms.append(bit)
+    return terms
 
 
 _OPENED_BY_AZURE = "_console_opened_by_azure"
@@ -97,15 +124,13 @@ class IncidentAdmin(admin.ModelAdmin):
         MonitoringServiceFilter,
         AlertRuleFilter,
     ]
-    search_fields = [
-        "number",
-        "title",
-        "alerts__alert_rule",
-        "=alerts__alert_id",
-        "configuration_items__name",
-        "configuration_items__azure_resource_id",
-    ]
-    search_help_text = "Incident number, title, alert rule, alert ID, CI name or Azure resource ID."
+    # Shows the search box; the search itself is incidents.selectors.incident_search (EXISTS
+    # over alerts and CIs, the same as the API's `search`): see get_search_results.
+    search_fields = ["number", "title", "description"]
+    search_help_text = (
+        "Incident number, title or Azure's text, alert rule, condition, alert ID, "
+        "Service Health tracking ID, CI name or Azure resource ID. Every word must match."
+    )
     list_select_related = ["assigned_to", "assignment_group"]
     # Most urgent first, and the oldest of a priority before the newer ones.
     ordering = ["priority", "opened_at"]
@@ -147,6 +172,16 @@ class IncidentAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Incident]:
         return incident_list_for_console().order_by(*self.get_ordering(request))
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Incident], search_term: str
+    ) -> tuple[QuerySet[Incident], bool]:
+        # No duplicates to remove: alerts and CIs are matched with EXISTS, not joined.
+        return incident_search(queryset, terms=search_terms(search_term)), False
+
+    def badges(self, obj: Incident) -> list[Badge]:
+        """The incident's badges (integrations.admin adds what its alerts say)."""
+        return incident_badges(obj)
+
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
         for action in LIFECYCLE.values():
@@ -164,8 +199,14 @@ class IncidentAdmin(admin.ModelAdmin):
 
     @admin.display(description="Title", ordering="title")
     def short_title(self, obj: Incident) -> str:
-        # At most three lines (console.css); the whole title shows on hover.
-        return format_html('<span class="clamp" title="{}">{}</span>', obj.title, obj.title)
+        # At most three lines (console.css); the whole title shows on hover. The badges
+        # (grouped, maintenance, flapping...) go under it: no column of their own to fit.
+        return format_html(
+            '<span class="clamp" title="{}">{}</span>{}',
+            obj.title,
+            obj.title,
+            badges_html(self.badges(obj)),
+        )
 
     @admin.display(description="State", ordering="state")
     def state_badge(self, obj: Incident) -> str:
@@ -278,6 +319,7 @@ class IncidentAdmin(admin.ModelAdmin):
                 note_url=reverse("admin:incidents_incident_note", args=[quote(obj.pk)]),
                 journal=incident_journal(incident=obj),
                 ci_links=incident_configuration_items(incident=obj),
+                badges=self.badges(obj),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
