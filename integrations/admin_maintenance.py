@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -229,7 +229,7 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
             saved = maintenance_window_update(window=obj, **values)
         else:
             # The admin site lets only signed-in staff in, never AnonymousUser.
-            user = request.user if isinstance(request.user, AbstractBaseUser) else None
+            user = request.user if isinstance(request.user, User) else None
             saved = maintenance_window_create(**values, created_by=user)
         obj.pk = saved.pk
 
@@ -237,7 +237,7 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: MaintenanceWindow | None = None
     ) -> bool:
         # A window that held alerts stays on record (the alerts name it): end it instead.
-        if obj is not None and getattr(obj, "alert_count", 0):
+        if obj is not None and getattr(obj, "alert_count", None):
             return False
         return super().has_delete_permission(request, obj)
 

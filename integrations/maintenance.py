@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -304,7 +304,7 @@ def maintenance_window_create(
     reason: str = "",
     connection: Connection | None = None,
     scope: Mapping[str, Any] | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> MaintenanceWindow:
     """Plan a maintenance window and enqueue its release at `ends_at`.
 

@@ -8,7 +8,7 @@ is not deleted (409 `window_holds_alerts`): `POST .../{id}/end/` ends it instead
 from typing import Any, cast
 
 import django_filters
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -84,7 +84,7 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
         slug_field="slug", read_only=True, allow_null=True, help_text="Null: every connection."
     )
     scope = MaintenanceScopeSerializer(read_only=True)
-    created_by = serializers.SlugRelatedField(
+    created_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
     status = serializers.SerializerMethodField(
@@ -213,7 +213,7 @@ class MaintenanceWindowViewSet(
         serializer = _WRITE(data=request.data)
         serializer.is_valid(raise_exception=True)
         # Only signed-in users with the add permission get this far.
-        user = cast(AbstractBaseUser, request.user)
+        user = cast(User, request.user)
         window = maintenance_window_create(**serializer.validated_data, created_by=user)
         return self._answer(window, status.HTTP_201_CREATED)
 
