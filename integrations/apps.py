@@ -25,4 +25,14 @@ class IntegrationsConfig(AppConfig):
 
         post_save.connect(clear_rules_cache, sender=CorrelationRule, dispatch_uid="rules")
         post_delete.connect(clear_rules_cache, sender=CorrelationRule, dispatch_uid="rules-d")
+        from incidents.models import AssignmentGroup
+
+        from .models import AssignmentRule
+        from .routing import rules_cache_clear
+
+        # The assignment rules' cache holds the groups' names too.
+        for sender in (AssignmentRule, AssignmentGroup):
+            uid = f"routing-{sender.__name__}"
+            post_save.connect(rules_cache_clear, sender=sender, dispatch_uid=uid)
+            post_delete.connect(rules_cache_clear, sender=sender, dispatch_uid=f"{uid}-d")
         register_scrape("spool", spool_scrape)  # /metrics reads the spool's depth

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from integrations import devtokens, jwks, tokens
+from incidents import sla
+from integrations import devtokens, jwks, routing, tokens
 from integrations.correlation import rules_cache_clear
 from integrations.maintenance import windows_cache_clear
 from integrations.models import Connection
@@ -48,6 +49,16 @@ def _correlation_rules_uncached() -> None:
     rules_cache_clear()
     yield
     rules_cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _routing_and_sla_uncached() -> None:
+    """Each test reads assignment rules and SLA targets afresh (a rollback sends no signal)."""
+    routing.rules_cache_clear()
+    sla.targets_cache_clear()
+    yield
+    routing.rules_cache_clear()
+    sla.targets_cache_clear()
 
 
 @pytest.fixture(scope="session")

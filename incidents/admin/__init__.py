@@ -8,3 +8,4 @@ actions come from too; a refused change is reported, never dropped silently.
 from .configuration_item import ConfigurationItemAdmin as ConfigurationItemAdmin
 from .incident import AssignmentGroupAdmin as AssignmentGroupAdmin
 from .incident import IncidentAdmin as IncidentAdmin
+from .sla import SlaTargetAdmin as SlaTargetAdmin

@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 from .correlation import CorrelationRuleViewSet
 from .maintenance import MaintenanceWindowViewSet
 from .merging import IncidentRestructureViewSet
+from .routing import AssignmentRuleViewSet
 from .views import (
     AlertViewSet,
     AzureMonitorWebhookNoSlashView,
@@ -21,6 +22,7 @@ router.register("connections", ConnectionViewSet, basename="connection")
 router.register("deliveries", DeliveryViewSet, basename="delivery")
 router.register("maintenance-windows", MaintenanceWindowViewSet, basename="maintenance-window")
 router.register("correlation-rules", CorrelationRuleViewSet, basename="correlation-rule")
+router.register("assignment-rules", AssignmentRuleViewSet, basename="assignment-rule")
 # /api/incidents/{number}/merge/ and /split/: they move alerts, which this app owns.
 router.register("incidents", IncidentRestructureViewSet, basename="incident-restructure")
 

@@ -12,7 +12,8 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from cmdb.models import ConfigurationItem
-from integrations.models import Alert, Connection, Delivery
+from incidents.models import AssignmentGroup
+from integrations.models import Alert, AssignmentRule, Connection, Delivery
 from tests.helpers import ROLES, TENANT_ID, client_as
 
 pytestmark = pytest.mark.django_db
@@ -67,6 +68,32 @@ CASES: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("get", "/api/deliveries/", None, STAFF_READ),
     ("get", "/api/deliveries/{delivery}/", None, STAFF_READ),
     ("post", "/api/deliveries/{delivery}/replay/", None, STAFF_READ),
+    ("get", "/api/assignment-groups/", None, READ),
+    ("post", "/api/assignment-groups/", {"name": "New team"}, _superuser_only(201)),
+    ("get", "/api/assignment-groups/{group}/", None, READ),
+    ("put", "/api/assignment-groups/{group}/", {"name": "Renamed"}, _superuser_only(200)),
+    ("patch", "/api/assignment-groups/{group}/", {"description": "d"}, _superuser_only(200)),
+    ("delete", "/api/assignment-groups/{spare_group}/", None, _superuser_only(204)),
+    ("get", "/api/assignment-rules/", None, STAFF_READ),
+    (
+        "post",
+        "/api/assignment-rules/",
+        {"name": "n", "assignment_group": "Web"},
+        _superuser_only(201),
+    ),
+    ("get", "/api/assignment-rules/{rule}/", None, STAFF_READ),
+    (
+        "put",
+        "/api/assignment-rules/{rule}/",
+        {"name": "r", "assignment_group": "Web"},
+        _superuser_only(200),
+    ),
+    ("patch", "/api/assignment-rules/{rule}/", {"enabled": False}, _superuser_only(200)),
+    ("delete", "/api/assignment-rules/{rule}/", None, _superuser_only(204)),
+    ("post", "/api/assignment-rules/test/", {"delivery": "{delivery}"}, STAFF_READ),
+    ("get", "/api/sla-targets/", None, STAFF_READ),
+    ("get", "/api/sla-targets/1/", None, STAFF_READ),
+    ("patch", "/api/sla-targets/1/", {"respond_minutes": 10}, _superuser_only(200)),
     ("get", "/api/schema/", None, (200, 200, 200, 200, 200, 200)),
 ]
 
@@ -80,12 +107,16 @@ def world(incidents: dict, connection: Connection, operator: APIClient) -> dict[
         {"resolution_code": "solved"},
         format="json",
     )
+    web = AssignmentGroup.objects.create(name="Web")
     return {
         "number": incidents["vm"],
         "resolved": incidents["storage"],
         "ci": ConfigurationItem.objects.first().pk,
         "alert": Alert.objects.first().pk,
         "delivery": Delivery.objects.first().pk,
+        "group": web.pk,
+        "spare_group": AssignmentGroup.objects.create(name="Spare").pk,
+        "rule": AssignmentRule.objects.create(name="r", assignment_group=web).pk,
     }
 
 
@@ -98,6 +129,8 @@ def test_permissions(
 ) -> None:
     client = client_as(role, f"{role}-2")
     url = path.format(**world)
+    if isinstance(body, dict):
+        body = {k: int(v.format(**world)) if v == "{delivery}" else v for k, v in body.items()}
     response = getattr(client, method)(url, body, format="json")
     assert response.status_code == expected[index], response.content
     if response.status_code >= 400:
