@@ -75,7 +75,8 @@ class SplitForm(forms.Form):
 
     def __init__(self, *args: Any, alerts: list[Alert], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["alerts"].choices = [(str(a.pk), _alert_label(a)) for a in alerts]
+        field = cast(forms.MultipleChoiceField, self.fields["alerts"])
+        field.choices = [(str(a.pk), _alert_label(a)) for a in alerts]
 
 
 class IncidentMergeSplitMixin(_Base):

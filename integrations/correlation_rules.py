@@ -18,17 +18,9 @@ from core.exceptions import ApplicationError
 from incidents.choices import Severity
 
 from .choices import GroupBy, ResolveOn
+from .correlation import MATCH_KEYS as MATCH_KEYS  # the keys of `match`, named once
 from .models import CorrelationRule
 
-# The keys of `match` (contract: Correlation rules); each a list of strings.
-MATCH_KEYS = (
-    "monitoring_services",
-    "severities",
-    "alert_rules",
-    "subscriptions",
-    "resource_groups",
-    "resource_types",
-)
 # A value longer than any Azure name is a mistake (and would only bloat the cache).
 MAX_VALUE_LENGTH = 1024
 MAX_VALUES = 200

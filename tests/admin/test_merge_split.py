@@ -89,7 +89,7 @@ def test_incident_split_form_moves_the_ticked_alerts(
     operator_client: Client, fire: Fire, operator: Any
 ) -> None:
     incident = _merged(fire, operator)
-    moving = Alert.objects.filter(incident=incident).order_by("fired_at", "pk").last()
+    moving = list(Alert.objects.filter(incident=incident).order_by("fired_at", "pk"))[-1]
 
     form = operator_client.get(f"{INCIDENTS}{incident.pk}/split/")
     response = operator_client.post(
@@ -100,6 +100,7 @@ def test_incident_split_form_moves_the_ticked_alerts(
     assert moving.alert_rule in form.content.decode()
     moving.refresh_from_db()
     new = moving.incident
+    assert new is not None
     assert new.pk != incident.pk
     assert response.redirect_chain[-1][0] == _page(new)
     assert f"1 alert of {incident.number} split out into {new.number}." in messages_of(response)
