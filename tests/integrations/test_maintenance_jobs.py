@@ -1,10 +1,13 @@
 """The release of a maintenance window through the job engine (in memory on SQLite, in
 PostgreSQL on PostgreSQL), as tests/test_jobs.py drives it: committed, then drained."""
 
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection as db
 from django.utils import timezone
 
 from core import jobs
@@ -14,10 +17,11 @@ from integrations.maintenance import (
     RELEASE_JOB,
     maintenance_window_create,
     maintenance_window_end,
+    maintenance_window_release,
     maintenance_window_update,
 )
 from integrations.models import Alert, Connection, MaintenanceWindow
-from tests.helpers import STATIC, alert_id, vm_id, with_essentials
+from tests.helpers import STATIC, TIMEOUT, alert_id, is_postgres, vm_id, with_essentials
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -78,11 +82,46 @@ def test_release_job_for_an_end_moved_later_opens_nothing_yet(
     window = _window(ends_at=soon)
     _hold(post_alert)
     maintenance_window_update(window=window, ends_at=timezone.now() + timedelta(hours=2))
-    import time
-
     time.sleep(max(0.0, (soon - timezone.now()).total_seconds()) + 0.2)
     _drain()  # the first job is due: it finds the end moved
 
     assert Alert.objects.get().incident is None
     statuses = sorted(j.status for j in _jobs(window))
     assert statuses == ["succeeded", "todo"]  # the job for the new end waits
+
+
+@pytest.mark.postgres
+def test_release_run_twice_at_once_opens_each_incident_once(
+    connection: Connection, post_alert: Any
+) -> None:
+    if not is_postgres():
+        pytest.skip("needs PostgreSQL: SQLite serialises writers")
+    window = _window()
+    for _ in range(3):
+        _hold(post_alert)
+    MaintenanceWindow.objects.filter(pk=window.pk).update(
+        ends_at=timezone.now() - timedelta(seconds=1)
+    )
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def release() -> None:
+        try:
+            barrier.wait(timeout=TIMEOUT)
+            outcomes.append(maintenance_window_release(window_id=window.pk).outcome)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=release) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=TIMEOUT * 2)
+
+    assert not errors, errors
+    assert sorted(outcomes) == ["released", "unchanged"]
+    assert Incident.objects.count() == 3
+    assert not Alert.objects.filter(incident__isnull=True).exists()
