@@ -128,7 +128,7 @@ def test_environment_variables_finds_every_form() -> None:
     assert environment_variables(source) == {"ONE", "TWO", "THREE", "FOUR", "FIVE"}
 
 
-PACKAGES = ("itsm", "core", "cmdb", "incidents", "integrations", "console")
+PACKAGES = ("itsm", "core", "cmdb", "incidents", "integrations", "notifications", "console")
 
 
 def module_blocks(text: str) -> dict[str, str]:
