@@ -97,7 +97,7 @@ class ConnectionForm(forms.ModelForm):
             "alerts about other subscriptions are refused (403)."
         ),
     )
-    # Not required: left out (a script posting the form), the model's default applies.
+    # Not required: left out (a script posting the form), the default or current value stays.
     flap_threshold = forms.IntegerField(
         min_value=FLAP_THRESHOLD_RANGE[0],
         max_value=FLAP_THRESHOLD_RANGE[1],
@@ -152,8 +152,9 @@ class ConnectionForm(forms.ModelForm):
         return self._or_default("flap_interval_minutes")
 
     def _or_default(self, name: str) -> int:
+        # A new connection's instance holds the model's default, an existing one its value.
         value = self.cleaned_data[name]
-        return int(Connection._meta.get_field(name).get_default()) if value is None else value
+        return int(getattr(self.instance, name)) if value is None else value
 
     def clean(self) -> dict[str, Any]:
         data = cast(dict[str, Any], super().clean())  # a ModelForm's is cleaned_data

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from core import jobs
+from integrations.flapping import FLAPPING_END_JOB, flapping_end
 from integrations.maintenance import RELEASE_JOB, maintenance_window_release
 from integrations.services import AUTO_RESOLVE_JOB, delivery_purge, incident_auto_resolve
 
@@ -37,3 +38,9 @@ def auto_resolve(*, incident_id: int) -> None:
 def maintenance_release(*, window_id: int) -> None:
     """At a maintenance window's end: open incidents for what it held that still fires."""
     maintenance_window_release(window_id=window_id)
+
+
+@jobs.job(FLAPPING_END_JOB, attempts=5)
+def flapping_ended(*, incident_id: int) -> None:
+    """Clear an incident's flapping mark once its alert rule has been quiet long enough."""
+    flapping_end(incident_id=incident_id)

@@ -76,6 +76,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "assigned_to",
             "resolution_code",
             "resolution_notes",
+            "is_flapping",
             "connection",
             "configuration_items",
             "alerts",
