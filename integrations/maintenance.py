@@ -28,7 +28,7 @@ from typing import Any, Literal
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from cmdb.resource_ids import normalise_resource_id, parse_resource_id, subscription_of
@@ -543,10 +543,8 @@ def _open_for(
             f"{window.name!r} ended.",
             event_key=event_key,
         )
-        count = 0
     else:
         incident_link_configuration_items(incident=incident, configuration_items=cis)
-        count = incident.alert_count
     rows = [m.row for m in members]
     Alert.objects.filter(pk__in=[r.pk for r in rows], incident__isnull=True).update(
         incident=incident, updated_at=now
@@ -555,7 +553,9 @@ def _open_for(
         [incident.last_alert_at] if incident.last_alert_at else []
     )
     Incident.objects.filter(pk=incident.pk).update(
-        alert_count=count + len(rows), last_alert_at=max(fired, default=None)
+        # F(): the ingest may add an alert of the event to it meanwhile.
+        alert_count=F("alert_count") + len(rows),
+        last_alert_at=max(fired, default=None),
     )
     journal_add(
         incident=incident,
