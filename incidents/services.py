@@ -211,26 +211,39 @@ def incident_alert_added(
         "last_alert_at": Greatest(Coalesce(F("last_alert_at"), at), at),
         "updated_at": now,
     }
-    raised: dict[str, object] = {}
-    if raise_priority and not incident.priority_set_by_person:
-        impact, urgency = impact_urgency_for_severity(raise_priority_to)
-        priority = priority_for(impact, urgency)
-        if priority < incident.priority:
-            raised = {
-                "impact": impact,
-                "urgency": urgency,
-                "priority": priority,
-                "severity": raise_priority_to,
-            }
+    raised = (
+        incident_priority_rise(incident=incident, severity=raise_priority_to)
+        if raise_priority
+        else {}
+    )
     Incident.objects.filter(pk=incident.pk).update(**values, **raised)
     incident_link_configuration_items(incident=incident, configuration_items=configuration_items)
     if message:
-        if raised:
-            message += f" Priority {incident.priority} → {raised['priority']}."
+        message += priority_rise_note(incident=incident, raised=raised)
         journal_add(incident=incident, actor=actor, kind=kind, message=message, at=now)
     for field in ("alert_count", "last_alert_at"):
         incident.__dict__.pop(field, None)  # deferred: read again if ever used
     return _written(incident, {"updated_at": now, **raised})
+
+
+def incident_priority_rise(*, incident: Incident, severity: str | None) -> dict[str, object]:
+    """The impact, urgency, priority and severity an alert of `severity` raises the
+    incident to, or {} when it is no more severe or a person set the priority.
+
+    Reads `priority` and `priority_set_by_person` from the caller's copy (read locked).
+    """
+    if incident.priority_set_by_person:
+        return {}
+    impact, urgency = impact_urgency_for_severity(severity)
+    priority = priority_for(impact, urgency)
+    if priority >= incident.priority:
+        return {}
+    return {"impact": impact, "urgency": urgency, "priority": priority, "severity": severity}
+
+
+def priority_rise_note(*, incident: Incident, raised: Mapping[str, object]) -> str:
+    """What a journal line adds for a rise (`incident_priority_rise`): "" without one."""
+    return f" Priority {incident.priority} → {raised['priority']}." if raised else ""
 
 
 def incident_group_release(*, incident: Incident) -> bool:
@@ -459,53 +472,6 @@ def incident_reopen(*, incident: Incident, actor: Actor, reason: str) -> Inciden
         message=f"Reopened. {reason}",
         changes={"resolved_at": None, "resolution_code": "", "resolution_notes": ""},
     )
-
-
-def incident_flapping(*, incident: Incident, actor: Actor, message: str) -> Incident:
-    """Mark an incident flapping (its alert rule keeps firing on one target) and journal
-    `message` (kind flapping); a resolved one is reopened first (`incident_reopen`).
-
-    Compare-and-set: the incident must still be open (or resolved, as read); otherwise
-    StateChanged. A closed or canceled incident is refused (TransitionNotAllowed): a
-    person's decision stands. Counting the alert is the caller's (`incident_alert_added`).
-    """
-    if incident.state in FINAL_STATES:
-        raise TransitionNotAllowed(
-            f"{incident.number} is {S(incident.state).label.lower()}; it stays as it is."
-        )
-    if incident.state == S.RESOLVED:
-        incident_reopen(
-            incident=incident, actor=actor, reason="Its alert rule fired again (flapping)."
-        )
-    now = timezone.now()
-    with transaction.atomic(savepoint=False):
-        written = (
-            Incident.objects.filter(pk=incident.pk)
-            .exclude(state__in=(*FINAL_STATES, S.RESOLVED))  # still open
-            .update(is_flapping=True, updated_at=now)
-        )
-        if written:
-            journal_add(
-                incident=incident, actor=actor, kind=JournalKind.FLAPPING, message=message, at=now
-            )
-    if not written:
-        raise _changed_meanwhile(incident)
-    return _written(incident, {"is_flapping": True, "updated_at": now})
-
-
-def incident_flapping_end(*, incident: Incident, actor: Actor, message: str) -> bool:
-    """Clear an incident's flapping mark and journal `message`; False if it had none."""
-    now = timezone.now()
-    with transaction.atomic(savepoint=False):
-        written = Incident.objects.filter(pk=incident.pk, is_flapping=True).update(
-            is_flapping=False, updated_at=now
-        )
-        if written:
-            journal_add(
-                incident=incident, actor=actor, kind=JournalKind.FLAPPING, message=message, at=now
-            )
-    _written(incident, {"is_flapping": False, "updated_at": now})
-    return bool(written)
 
 
 def incident_assign(

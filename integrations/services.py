@@ -27,12 +27,15 @@ from incidents.services import (
     incident_alert_added,
     incident_group_release,
     incident_new,
+    incident_priority_rise,
     incident_resolve,
     incident_save_new,
     journal_add,
+    journal_entry_new,
+    priority_rise_note,
 )
 
-from . import correlation, fastpath, flapping, maintenance, spool
+from . import correlation, fastpath, maintenance, spool
 from .choices import AZURE_MONITOR_ACTOR, DeliveryOutcome, MonitorCondition, ResolveOn
 from .lifecycles import HealthMove, Kind, Lifecycle, azure_resolves, lifecycle_of
 from .models import Alert, Connection, Delivery
@@ -433,7 +436,6 @@ def _alert_new(
         portal_url=portal_url(alert),
         condition=condition_line(alert),
         tracking_id=tracking_id,
-        flap_key=flapping.flap_key(connection_pk=connection.pk, alert=alert),
     )
 
 
@@ -573,18 +575,40 @@ def _group_join(
         incident_group_release(incident=group)
         return None
     where = configuration_items[0].name if configuration_items else "-"
-    incident_alert_added(
-        incident=group,
-        fired_at=fired_at,
-        actor=AZURE_MONITOR_ACTOR,
-        kind=JournalKind.GROUPED,
-        message=f"Alert {alert.alert_rule or alert.alert_id} on {where} "
+    message = (
+        f"Alert {alert.alert_rule or alert.alert_id} on {where} "
         f"({alert.severity or 'no severity'}, {alert.monitor_condition}) grouped by "
-        f"correlation rule {rule.name!r}.",
-        configuration_items=configuration_items,
-        raise_priority=True,
-        raise_priority_to=alert.severity,
+        f"correlation rule {rule.name!r}."
     )
+    if fastpath.supported():
+        # The same rows as below, in one statement: a joining alert costs a new one's.
+        now = timezone.now()
+        raised = incident_priority_rise(incident=group, severity=alert.severity)
+        journal = journal_entry_new(
+            incident=group,
+            actor=AZURE_MONITOR_ACTOR,
+            kind=JournalKind.GROUPED,
+            message=message + priority_rise_note(incident=group, raised=raised),
+            at=now,
+        )
+        fastpath.incident_alert_added(
+            incident=group,
+            fired_at=fired_at,
+            changes={**raised, "updated_at": now},
+            journal=journal,
+            configuration_items=configuration_items,
+        )
+    else:
+        incident_alert_added(
+            incident=group,
+            fired_at=fired_at,
+            actor=AZURE_MONITOR_ACTOR,
+            kind=JournalKind.GROUPED,
+            message=message,
+            configuration_items=configuration_items,
+            raise_priority=True,
+            raise_priority_to=alert.severity,
+        )
     row = _alert_new(
         connection=connection,
         alert=alert,
@@ -673,19 +697,6 @@ def _alert_create(
         delivery.save(force_insert=True)
         return None, Outcome.IGNORED
     cis = _alert_configuration_items(alert=alert, received_at=received_at)
-    # Flapping: one indexed SELECT for alerts Azure resolves, before any grouping.
-    flap = flapping.flap_find(connection=connection, alert=alert, received_at=received_at)
-    flapped = flapping.flap_take(
-        flap=flap, connection=connection, alert=alert, configuration_items=cis
-    )
-    if flapped is not None:  # the rule's previous incident, reopened (or still open)
-        row = _alert_new(
-            connection=connection, alert=alert, received_at=received_at, incident=flapped
-        )
-        delivery.outcome = DeliveryOutcome.REOPENED
-        delivery.status_code = OUTCOME_STATUS[Outcome.REOPENED]
-        _alert_store(row=row, delivery=delivery)
-        return row, Outcome.REOPENED
     # Correlation: the first matching rule's group. Service Health and Resource Health
     # events follow their own lifecycle instead (an incident has one event key).
     rule = None if event_key else correlation.rule_for(connection_id=connection.pk, alert=alert)
@@ -727,8 +738,6 @@ def _alert_create(
         priority=incident.priority,
         assignment_group_id=incident.assignment_group_id,
     )
-    if flap.reached:  # a person closed or canceled the previous incident: this one flaps
-        flapping.flap_mark_new(incident=incident, flap=flap, connection=connection, alert=alert)
     if alert.is_resolved:
         # Resolved arrived first (the Fired message was lost or is late): keep the record.
         if _member_resolves_incident(row=row, incident=incident):
