@@ -111,6 +111,10 @@ class ConnectionAdmin(admin.ModelAdmin):
             },
         ),
         (
+            "Incidents",
+            {"fields": ["auto_resolve_after_minutes", "flap_threshold", "flap_interval_minutes"]},
+        ),
+        (
             "Activity",
             {
                 "fields": [
