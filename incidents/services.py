@@ -474,6 +474,53 @@ def incident_reopen(*, incident: Incident, actor: Actor, reason: str) -> Inciden
     )
 
 
+def incident_flapping(*, incident: Incident, actor: Actor, message: str) -> Incident:
+    """Mark an incident flapping (its alert rule keeps firing on one target) and journal
+    `message` (kind flapping); a resolved one is reopened first (`incident_reopen`).
+
+    Compare-and-set: the incident must still be open (or resolved, as read); otherwise
+    StateChanged. A closed or canceled incident is refused (TransitionNotAllowed): a
+    person's decision stands. Counting the alert is the caller's (`incident_alert_added`).
+    """
+    if incident.state in FINAL_STATES:
+        raise TransitionNotAllowed(
+            f"{incident.number} is {S(incident.state).label.lower()}; it stays as it is."
+        )
+    if incident.state == S.RESOLVED:
+        incident_reopen(
+            incident=incident, actor=actor, reason="Its alert rule fired again (flapping)."
+        )
+    now = timezone.now()
+    with transaction.atomic(savepoint=False):
+        written = (
+            Incident.objects.filter(pk=incident.pk)
+            .exclude(state__in=(*FINAL_STATES, S.RESOLVED))  # still open
+            .update(is_flapping=True, updated_at=now)
+        )
+        if written:
+            journal_add(
+                incident=incident, actor=actor, kind=JournalKind.FLAPPING, message=message, at=now
+            )
+    if not written:
+        raise _changed_meanwhile(incident)
+    return _written(incident, {"is_flapping": True, "updated_at": now})
+
+
+def incident_flapping_end(*, incident: Incident, actor: Actor, message: str) -> bool:
+    """Clear an incident's flapping mark and journal `message`; False if it had none."""
+    now = timezone.now()
+    with transaction.atomic(savepoint=False):
+        written = Incident.objects.filter(pk=incident.pk, is_flapping=True).update(
+            is_flapping=False, updated_at=now
+        )
+        if written:
+            journal_add(
+                incident=incident, actor=actor, kind=JournalKind.FLAPPING, message=message, at=now
+            )
+    _written(incident, {"is_flapping": False, "updated_at": now})
+    return bool(written)
+
+
 def incident_assign(
     *,
     incident: Incident,

@@ -35,7 +35,7 @@ from incidents.services import (
     priority_rise_note,
 )
 
-from . import correlation, fastpath, maintenance, spool
+from . import correlation, fastpath, flapping, maintenance, spool
 from .choices import AZURE_MONITOR_ACTOR, DeliveryOutcome, MonitorCondition, ResolveOn
 from .lifecycles import HealthMove, Kind, Lifecycle, azure_resolves, lifecycle_of
 from .models import Alert, Connection, Delivery
@@ -436,6 +436,7 @@ def _alert_new(
         portal_url=portal_url(alert),
         condition=condition_line(alert),
         tracking_id=tracking_id,
+        flap_key=flapping.flap_key(connection_pk=connection.pk, alert=alert),
     )
 
 
@@ -697,6 +698,19 @@ def _alert_create(
         delivery.save(force_insert=True)
         return None, Outcome.IGNORED
     cis = _alert_configuration_items(alert=alert, received_at=received_at)
+    # Flapping: one indexed SELECT for alerts Azure resolves, before any grouping.
+    flap = flapping.flap_find(connection=connection, alert=alert, received_at=received_at)
+    flapped = flapping.flap_take(
+        flap=flap, connection=connection, alert=alert, configuration_items=cis
+    )
+    if flapped is not None:  # the rule's previous incident, reopened (or still open)
+        row = _alert_new(
+            connection=connection, alert=alert, received_at=received_at, incident=flapped
+        )
+        delivery.outcome = DeliveryOutcome.REOPENED
+        delivery.status_code = OUTCOME_STATUS[Outcome.REOPENED]
+        _alert_store(row=row, delivery=delivery)
+        return row, Outcome.REOPENED
     # Correlation: the first matching rule's group. Service Health and Resource Health
     # events follow their own lifecycle instead (an incident has one event key).
     rule = None if event_key else correlation.rule_for(connection_id=connection.pk, alert=alert)
@@ -738,6 +752,8 @@ def _alert_create(
         priority=incident.priority,
         assignment_group_id=incident.assignment_group_id,
     )
+    if flap.reached:  # a person closed or canceled the previous incident: this one flaps
+        flapping.flap_mark_new(incident=incident, flap=flap, connection=connection, alert=alert)
     if alert.is_resolved:
         # Resolved arrived first (the Fired message was lost or is late): keep the record.
         if _member_resolves_incident(row=row, incident=incident):
