@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Count, Q
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.choices import Priority
+from incidents.choices import OPEN_STATES, Priority, SlaStage
 from incidents.models import Incident
+from incidents.sla import duration_text
 from integrations.choices import DeliveryOutcome
 from integrations.models import Alert, Delivery
 
@@ -31,6 +32,16 @@ class Figure:
     css: str = ""
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """The open incident that has waited longest for a response, and for how long."""
+
+    number: str
+    title: str
+    waited: str
+    url: str
+
+
 @dataclass
 class Dashboard:
     open_by_priority: list[Figure] = field(default_factory=list)
@@ -38,6 +49,12 @@ class Dashboard:
     incidents_24h: list[Figure] = field(default_factory=list)
     deliveries_24h: list[Figure] = field(default_factory=list)
     noisiest_rules: list[Figure] = field(default_factory=list)
+    # Service levels: mean time to acknowledge / resolve ("" when nothing to measure).
+    mtta: dict[str, str] = field(default_factory=dict)  # "7 days" / "30 days" -> duration
+    mttr: dict[str, str] = field(default_factory=dict)
+    sla_breaches: list[Figure] = field(default_factory=list)
+    unassigned: Figure | None = None
+    longest_waiting: Waiting | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -94,6 +111,66 @@ def _incident_figures(dashboard: Dashboard, now: datetime) -> None:
     ]
 
 
+def _duration(value: timedelta | None) -> str:
+    return duration_text(value) if value is not None else "–"
+
+
+def _service_figures(dashboard: Dashboard, now: datetime) -> None:
+    """MTTA and MTTR over 7 and 30 days, SLA breaches, unassigned, the longest waiting.
+
+    Two queries: one aggregate, one for the longest-waiting incident.
+    """
+    incidents = "incidents_incident_changelist"
+    periods = {"7 days": now - timedelta(days=7), "30 days": now - timedelta(days=30)}
+    to_ack = ExpressionWrapper(F("sla_responded_at") - F("opened_at"), output_field=DurationField())
+    to_resolve = ExpressionWrapper(F("resolved_at") - F("opened_at"), output_field=DurationField())
+    breached = Q(sla_respond_stage=SlaStage.BREACHED) | Q(sla_resolve_stage=SlaStage.BREACHED)
+    aggregates: dict[str, Any] = {
+        "unassigned": Count("pk", filter=Q(state__in=OPEN_STATES, assigned_to__isnull=True))
+    }
+    for name, since in periods.items():
+        key = name.split()[0]
+        aggregates[f"mtta_{key}"] = Avg(
+            to_ack,
+            filter=Q(opened_at__gte=since, sla_responded_at__isnull=False),
+            output_field=DurationField(),
+        )
+        aggregates[f"mttr_{key}"] = Avg(
+            to_resolve, filter=Q(resolved_at__gte=since), output_field=DurationField()
+        )
+        aggregates[f"breached_{key}"] = Count("pk", filter=Q(opened_at__gte=since) & breached)
+    figures = Incident.objects.aggregate(**aggregates)
+    for name in periods:
+        key = name.split()[0]
+        dashboard.mtta[name] = _duration(figures[f"mtta_{key}"])
+        dashboard.mttr[name] = _duration(figures[f"mttr_{key}"])
+        dashboard.sla_breaches.append(
+            Figure(
+                f"Breached, opened in {name}",
+                figures[f"breached_{key}"],
+                _url(incidents, state="all", opened=f"{key}d", sla="breached"),
+                "outcome-refused" if figures[f"breached_{key}"] else "",
+            )
+        )
+    dashboard.unassigned = Figure(
+        "Open, nobody assigned", figures["unassigned"], _url(incidents, assignee="unassigned")
+    )
+    oldest = (
+        Incident.objects.open()
+        .filter(sla_responded_at__isnull=True, assigned_to__isnull=True)
+        .order_by("opened_at", "pk")
+        .only("pk", "number", "title", "opened_at")
+        .first()
+    )
+    if oldest is not None:
+        dashboard.longest_waiting = Waiting(
+            number=oldest.number,
+            title=oldest.title,
+            waited=duration_text(now - oldest.opened_at),
+            url=reverse("admin:incidents_incident_change", args=[oldest.pk]),
+        )
+
+
 def _delivery_figures(dashboard: Dashboard, now: datetime) -> None:
     refused = Q(outcome=DeliveryOutcome.REJECTED)
     counts = Delivery.objects.filter(received_at__gte=now - timedelta(hours=24)).aggregate(
@@ -122,6 +199,7 @@ def dashboard_for(*, user: Any, now: datetime | None = None) -> Dashboard:
     dashboard = Dashboard()
     if user.has_perm("incidents.view_incident"):
         _incident_figures(dashboard, now)
+        _service_figures(dashboard, now)
     if user.has_perm("integrations.view_delivery"):
         _delivery_figures(dashboard, now)
     return dashboard

@@ -18,6 +18,7 @@ from core import events
 from core.events import Event
 from core.exceptions import ApplicationError, StateChanged, TransitionNotAllowed
 
+from . import sla
 from .choices import IncidentState, JournalKind, ResolutionCode
 from .models import AssignmentGroup, Incident, IncidentConfigurationItem, JournalEntry
 from .priority import impact_urgency_for_severity, priority_for
@@ -118,6 +119,7 @@ def incident_new(
         opened_at=opened_at or now,
     )
     incident.priority = priority_for(incident.impact, incident.urgency)
+    sla.clock_start(incident)  # the cached targets: no statement
     entry = journal_entry_new(
         incident=incident,
         actor=actor,
@@ -306,7 +308,14 @@ def _transition(
             f"{incident.number} is {S(from_state).label.lower()}; it cannot be moved to "
             f"{S(to_state).label.lower()}."
         )
-    values = {**(changes or {}), "state": to_state, "updated_at": timezone.now()}
+    now = timezone.now()
+    values = {
+        **(changes or {}),
+        # The clocks stop, pause or resume with the move, in the same UPDATE.
+        **sla.transition_values(incident=incident, to_state=to_state, now=now),
+        "state": to_state,
+        "updated_at": now,
+    }
     # Refusals are raised outside the transaction: they must not poison a caller's
     # transaction, and without a savepoint none is wasted on the webhook's hot path.
     # The UPDATE replaces a save(), so the compare costs no extra statement.
@@ -535,11 +544,15 @@ def incident_assign(
         )
     who = assigned_to.get_username() if assigned_to else "nobody"
     group = assignment_group.name if assignment_group else "no group"
+    now = timezone.now()
     values = {
         "assigned_to": assigned_to,
         "assignment_group": assignment_group,
-        "updated_at": timezone.now(),
+        "updated_at": now,
     }
+    if assigned_to is not None:
+        # The first assignment to a person stops the response clock.
+        values.update(sla.response_values(incident=incident, now=now))
     with transaction.atomic(savepoint=False):
         # Compare-and-set: not if it was closed or canceled since the caller read it.
         written = (
@@ -670,6 +683,11 @@ def incident_update(*, incident: Incident, actor: Actor, **changes: object) -> I
         if not isinstance(actor, str):
             # A person's choice: grouped alerts no longer raise the priority.
             values["priority_set_by_person"] = True
+        if values["priority"] != before:
+            # Both SLA clocks follow the new priority (time spent and paused kept).
+            values.update(
+                sla.retarget_values(incident=incident, priority=cast(int, values["priority"]))
+            )
     with transaction.atomic(savepoint=False):
         written = current.update(**values)
         if written:

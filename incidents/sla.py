@@ -354,6 +354,7 @@ class Clock:
     stopped_at: datetime | None  # responded, or resolved
     running: bool  # counting now (not paused, not stopped)
     paused: bool
+    stage: str  # how far the job got (SlaStage): each stage is journaled once
     breached: bool  # journaled, or past its deadline already (the job runs each minute)
     left: timedelta | None  # time left (negative: overdue) while running or paused
 
@@ -382,6 +383,7 @@ def clocks(incident: Incident, *, now: datetime | None = None) -> list[Clock]:
                 stopped_at=stopped,
                 running=counting and not on_hold,
                 paused=counting and on_hold,
+                stage=stage,
                 breached=stage == SlaStage.BREACHED
                 or (stopped is not None and stopped > by)
                 or (left is not None and left < timedelta(0)),

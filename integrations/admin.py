@@ -37,7 +37,11 @@ from incidents.badges import Badge
 from incidents.models import Incident
 from incidents.selectors import incident_list_for_console
 
-from . import admin_correlation  # noqa: F401 - registers the correlation rules' admin
+from . import (
+    admin_correlation,  # noqa: F401 - registers the correlation rules' admin
+    admin_maintenance,  # noqa: F401 - registers the maintenance windows' admin
+    admin_routing,  # noqa: F401 - registers the assignment rules' admin
+)
 from .admin_merging import IncidentMergeSplitMixin
 from .badges import alert_list_for_badges, incident_badges
 from .choices import DeliveryOutcome

@@ -35,7 +35,7 @@ from incidents.services import (
     priority_rise_note,
 )
 
-from . import correlation, fastpath, flapping, maintenance, spool
+from . import correlation, fastpath, flapping, maintenance, routing, spool
 from .choices import AZURE_MONITOR_ACTOR, DeliveryOutcome, MonitorCondition, ResolveOn
 from .lifecycles import HealthMove, Kind, Lifecycle, azure_resolves, lifecycle_of
 from .models import Alert, Connection, Delivery
@@ -514,6 +514,7 @@ def _alert_configuration_items(
 
 def _incident_open_for_alert(
     *,
+    connection_id: int,
     alert: ParsedAlert,
     received_at: datetime,
     configuration_items: list[ConfigurationItem],
@@ -540,6 +541,14 @@ def _incident_open_for_alert(
     incident.group_key = group_key
     incident.alert_count = 1
     incident.last_alert_at = incident.opened_at
+    # The first matching assignment rule's group, named in the journal: no statement.
+    routing.route_new(
+        incident=incident,
+        journal=journal,
+        connection_id=connection_id,
+        alert=alert,
+        configuration_items=configuration_items,
+    )
     if fastpath.supported():
         fastpath.incident_insert(
             incident=incident, journal=journal, configuration_items=configuration_items
@@ -729,6 +738,7 @@ def _alert_create(
         if joined is not None:
             return joined
     incident = _incident_open_for_alert(
+        connection_id=connection.pk,
         alert=alert,
         received_at=received_at,
         configuration_items=cis,

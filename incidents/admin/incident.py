@@ -48,6 +48,7 @@ from .filters import (
     StateFilter,
 )
 from .lifecycle import MESSAGE_NUMBERS, bulk_actions, is_allowed, numbers_text
+from .sla import IncidentSlaMixin, SlaFilter
 
 
 def _badge(kind: str, value: object, label: str) -> str:
@@ -95,7 +96,7 @@ def _ago(value: Any) -> str:
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(IncidentSlaMixin, admin.ModelAdmin):
     form = IncidentChangeForm
     change_form_template = "admin/incidents/incident/change_form.html"
     list_display = [
@@ -108,6 +109,7 @@ class IncidentAdmin(admin.ModelAdmin):
         "assignee",
         "group",
         "opened",
+        "sla_left",
         "azure_condition",
     ]
     list_display_links = ["number", "short_title"]
@@ -120,6 +122,7 @@ class IncidentAdmin(admin.ModelAdmin):
         "assignment_group",
         OpenedFilter,
         ResolvedFilter,
+        SlaFilter,
         ConfigurationItemFilter,
         MonitoringServiceFilter,
         AlertRuleFilter,
@@ -152,6 +155,7 @@ class IncidentAdmin(admin.ModelAdmin):
         ),
         ("Assignment", {"fields": [("assignment_group", "assigned_to")]}),
         ("Dates", {"fields": [("opened_at", "resolved_at", "closed_at")]}),
+        ("Service level", {"fields": ["sla_clocks"]}),
         ("Resolution", {"fields": ["resolution_code", "resolution_notes"]}),
     ]
     # Set by the services only: state and dates by transitions, the rest by Azure.
@@ -165,6 +169,7 @@ class IncidentAdmin(admin.ModelAdmin):
         "closed_at",
         "resolution_code",
         "resolution_notes",
+        "sla_clocks",
     ]
     autocomplete_fields = ["assignment_group"]
     actions = bulk_actions()  # one per row of incidents.lifecycle.LIFECYCLE

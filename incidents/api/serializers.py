@@ -5,6 +5,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
@@ -15,6 +16,7 @@ from ..choices import Impact, IncidentState, ResolutionCode, Urgency
 from ..lifecycle import Action, Choice, Input, Person, Text
 from ..models import AssignmentGroup, Incident, JournalEntry
 from ..services import NOTE_MAX_LENGTH
+from ..sla import summary as sla_summary
 
 MAX_BIGINT = 2**63 - 1
 
@@ -42,6 +44,22 @@ class IncidentAlertSerializer(serializers.Serializer):
     tracking_id = serializers.CharField(help_text="A Service Health alert's trackingId, or empty.")
 
 
+class IncidentSlaSerializer(serializers.Serializer):
+    """An incident's SLA clocks (incidents.sla); null for incidents older than the clocks."""
+
+    respond_by = serializers.DateTimeField(help_text="The response is due by then.")
+    resolve_by = serializers.DateTimeField(help_text="The resolution is due by then.")
+    responded_at = serializers.DateTimeField(
+        allow_null=True, help_text="First assigned to a person, or started; null: not yet."
+    )
+    paused = serializers.BooleanField(help_text="On hold: both clocks are paused.")
+    respond_breached = serializers.BooleanField()
+    resolve_breached = serializers.BooleanField()
+
+    class Meta:
+        ref_name = "IncidentSla"
+
+
 class IncidentSerializer(serializers.ModelSerializer):
     assignment_group: serializers.SlugRelatedField[AssignmentGroup] = serializers.SlugRelatedField(
         slug_field="name", read_only=True, allow_null=True
@@ -57,6 +75,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     connection = serializers.SerializerMethodField()
     configuration_items = LinkedConfigurationItemSerializer(many=True, read_only=True)
     alerts = IncidentAlertSerializer(many=True, read_only=True)
+    sla = serializers.SerializerMethodField()
 
     class Meta:
         model = Incident
@@ -81,8 +100,15 @@ class IncidentSerializer(serializers.ModelSerializer):
             "configuration_items",
             "alerts",
             "alert_count",
+            "sla",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(IncidentSlaSerializer(allow_null=True))
+    def get_sla(self, incident: Incident) -> dict[str, Any] | None:
+        # From the incident's own columns: no query.
+        found = sla_summary(incident)
+        return None if found is None else IncidentSlaSerializer(found).data
 
     def get_connection(self, incident: Incident) -> str | None:
         # Alerts and their connections are prefetched by the selector: no query here.

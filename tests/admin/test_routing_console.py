@@ -1,0 +1,74 @@
+"""Assignment rules in the console: saved through the services, tested before saving."""
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from integrations.models import AssignmentRule, Connection, Delivery
+from tests.factories import AssignmentGroupFactory
+from tests.helpers import STATIC, messages_of, with_essentials
+
+pytestmark = pytest.mark.django_db
+
+ADD = "/admin/integrations/assignmentrule/add/"
+
+
+def _form(group_pk: int, **changes: Any) -> dict[str, Any]:
+    return {
+        "name": "storage team",
+        "position": "10",
+        "enabled": "on",
+        "connection": "",
+        "assignment_group": str(group_pk),
+        "match_monitoring_services": "Platform",
+        "match_resource_types": "microsoft.storage/storageaccounts",
+        "match_alert_rules": "",
+        "match_subscriptions": "",
+        "match_resource_groups": "",
+        "match_ci_classes": "",
+        "test_delivery": "",
+        **changes,
+    }
+
+
+def test_assignment_rule_console_form_saves_the_rule(superuser_client: Client) -> None:
+    group = AssignmentGroupFactory(name="Storage")
+    response = superuser_client.post(ADD, _form(group.pk, match_severities=["Sev4"]))
+    assert response.status_code == 302, response.content
+    rule = AssignmentRule.objects.get()
+    assert rule.assignment_group == group
+    assert rule.match["severities"] == ["Sev4"]
+    assert rule.match["resource_types"] == ["microsoft.storage/storageaccounts"]
+
+
+def test_assignment_rule_console_test_button_tries_the_rule_without_saving(
+    superuser_client: Client, connection: Connection, post_alert: Any
+) -> None:
+    post_alert(with_essentials(STATIC, severity="Sev4"))
+    delivery = Delivery.objects.get()
+    group = AssignmentGroupFactory()
+
+    matches = superuser_client.post(
+        ADD, _form(group.pk, test_delivery=str(delivery.pk), _test_rule="Test")
+    )
+    assert matches.status_code == 200  # the form again, as filled in
+    assert f"Delivery {delivery.pk}: this rule takes its alert." in messages_of(matches)
+    misses = superuser_client.post(
+        ADD,
+        _form(group.pk, test_delivery=str(delivery.pk), match_severities=["Sev0"], _test_rule="T"),
+    )
+    assert any("no match (severities" in m for m in messages_of(misses))
+    assert AssignmentRule.objects.count() == 0
+
+
+def test_assignment_rules_are_read_only_for_the_roles(
+    viewer_client: Client, superuser_client: Client
+) -> None:
+    rule = AssignmentRule.objects.create(
+        name="r", assignment_group=AssignmentGroupFactory(), match={"severities": ["Sev1"]}
+    )
+    page = viewer_client.get(f"/admin/integrations/assignmentrule/{rule.pk}/change/")
+    assert page.status_code == 200
+    assert "Severities" in page.content.decode()
+    assert viewer_client.get(ADD).status_code == 403
