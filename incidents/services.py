@@ -232,7 +232,8 @@ def incident_priority_rise(*, incident: Incident, severity: str | None) -> dict[
     """The impact, urgency, priority and severity an alert of `severity` raises the
     incident to, or {} when it is no more severe or a person set the priority.
 
-    Reads `priority` and `priority_set_by_person` from the caller's copy (read locked).
+    Reads `priority` and `priority_set_by_person` from the caller's copy (read locked),
+    and the SLA fields (`sla.SLA_READ`): the clocks are re-targeted with the rise.
     """
     if incident.priority_set_by_person:
         return {}
@@ -240,7 +241,9 @@ def incident_priority_rise(*, incident: Incident, severity: str | None) -> dict[
     priority = priority_for(impact, urgency)
     if priority >= incident.priority:
         return {}
-    return {"impact": impact, "urgency": urgency, "priority": priority, "severity": severity}
+    raised = {"impact": impact, "urgency": urgency, "priority": priority, "severity": severity}
+    # Both SLA clocks follow the new priority (the caller read their fields: sla.SLA_READ).
+    return {**raised, **sla.retarget_values(incident=incident, priority=priority)}
 
 
 def priority_rise_note(*, incident: Incident, raised: Mapping[str, object]) -> str:

@@ -129,6 +129,11 @@ SLA_FIELDS = (
 )
 
 
+# What re-targeting reads from an incident: a caller that loads only some fields (the
+# correlation group's join) loads these too, so a priority rise costs no query.
+SLA_READ = (*SLA_FIELDS, "opened_at", "state")
+
+
 def _current(incident: Incident, changes: dict[str, Any]) -> dict[str, Any]:
     values = {f: getattr(incident, f) for f in (*SLA_FIELDS, "state")}
     values.update(changes)

@@ -27,6 +27,7 @@ from django.conf import settings
 from cmdb.resource_ids import ResourceRef, parse_resource_id, subscription_of
 from incidents.choices import OPEN_STATES
 from incidents.models import Incident
+from incidents.sla import SLA_READ
 
 from .choices import GroupBy, ResolveOn
 from .models import CorrelationRule
@@ -236,6 +237,7 @@ GROUP_READ = (
     "severity",
     "priority_set_by_person",
     "group_key",
+    *SLA_READ,  # a priority rise re-targets the SLA clocks
 )
 
 
