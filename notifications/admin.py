@@ -37,11 +37,9 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     list_filter = ["kind", "enabled"]
     search_fields = ["name"]
     readonly_fields = ["secret_set", "created_at", "updated_at"]
-    list_select_related: list[str] = []
+    list_select_related = False
     actions = ["send_test"]
-
-    def get_fields(self, request: HttpRequest, obj: NotificationChannel | None = None) -> list[str]:
-        return ["name", "kind", "new_target", "new_secret", "enabled", "secret_set"]
+    fields = ["name", "kind", "new_target", "new_secret", "enabled", "secret_set"]
 
     @admin.display(description="Secret set", boolean=True)
     def secret_set(self, obj: NotificationChannel) -> bool:
@@ -67,13 +65,12 @@ class NotificationChannelAdmin(admin.ModelAdmin):
                 )
         except ApplicationError as exc:
             messages.error(request, str(exc))
-            self._refused = True
+            request.notification_refused = True  # type: ignore[attr-defined]
             return
         obj.pk = saved.pk
 
     def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
-        if getattr(self, "_refused", False):
-            self._refused = False
+        if getattr(request, "notification_refused", False):  # per request: admins are shared
             return self.response_post_save_add(request, obj)
         return super().response_add(request, obj, post_url_continue)
 

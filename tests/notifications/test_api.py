@@ -183,12 +183,13 @@ def test_incident_notifications_queries_do_not_grow_with_attempts() -> None:
     incident = incident_create(actor=make_user("operator"), title="t", impact=1, urgency=1)
     channel = notification_channel_create(name="c", kind="slack", target="https://a.example.test/")
     numbers = iter(range(1, 100))
-    _attempt(incident, channel, next(numbers), "retrying")  # an empty page reads less
-    assert_constant_queries(
-        client_as("viewer"),
-        f"/api/incidents/{incident.number}/notifications/",
-        lambda: _attempt(incident, channel, next(numbers), "retrying"),
-    )
+
+    def add() -> None:
+        _attempt(incident, channel, next(numbers), "retrying")
+
+    add()  # an empty page reads less
+    url = f"/api/incidents/{incident.number}/notifications/"
+    assert_constant_queries(client_as("viewer"), url, add)
 
 
 def test_notification_lists_queries_do_not_grow() -> None:
@@ -227,3 +228,40 @@ def test_notification_admin_pages_never_render_target_or_secret(receiver: Any) -
     assert shown.status_code == 200
     assert b'id="notifications"' in shown.content
     assert b"Failed, given up" in shown.content
+
+
+def test_notification_admin_adds_a_channel_and_a_rule_through_the_services() -> None:
+    from django.test import Client
+
+    admin = Client()
+    admin.force_login(make_staff("boss2", is_superuser=True))
+    added = admin.post(
+        "/admin/notifications/notificationchannel/add/",
+        {
+            "name": "mail",
+            "kind": "email",
+            "new_target": "a@example.test, b@example.test",
+            "enabled": "on",
+        },
+    )
+    assert added.status_code == 302, added.content
+    channel = NotificationChannel.objects.get(name="mail")
+    assert json.loads(channel.target) == ["a@example.test", "b@example.test"]
+    refused = admin.post(
+        "/admin/notifications/notificationchannel/add/",
+        {"name": "bad", "kind": "slack", "new_target": "http://example.test/", "enabled": "on"},
+        follow=True,
+    )
+    assert not NotificationChannel.objects.filter(name="bad").exists()
+    assert any("https" in m.message for m in refused.context["messages"])
+    rule = admin.post(
+        "/admin/notifications/notificationrule/add/",
+        {
+            "channel": channel.pk,
+            "events": '["incident_opened"]',
+            "max_priority": 2,
+            "enabled": "on",
+        },
+    )
+    assert rule.status_code == 302, rule.content
+    assert channel.rules.get().events == ["incident_opened"]
