@@ -7,7 +7,8 @@ reaches the connection's `flap_threshold` firings of its key within
 `flap_interval_minutes` does not open an incident: the latest firing's incident takes it
 (a resolved one is reopened by Azure Monitor, an open one joins it) and is marked
 `is_flapping`. A person's close or cancel stands: then a new incident opens as usual,
-marked flapping. A job clears the mark once the interval passes without a new firing.
+marked flapping (the notification event `flapping_started`, once per spell). A job
+clears the mark once the interval passes without a new firing.
 
 `flap_key` and `flap_reached` are pure; `flap_find` is the one extra (indexed) SELECT a
 keyed alert costs the ingest; the others write through incidents.services.
@@ -23,7 +24,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from cmdb.models import ConfigurationItem
-from core import jobs
+from core import events, jobs
+from core.events import Event
 from core.exceptions import StateChanged
 from incidents.choices import IncidentState
 from incidents.models import Incident
@@ -143,6 +145,7 @@ def flap_take(
     incident = flap.previous
     if incident is None or flap.fired_at is None:
         return None
+    was_flapping = incident.is_flapping  # read with the previous firings
     for attempt in (1, 2):
         if incident.state in (IncidentState.CLOSED, IncidentState.CANCELED):
             return None  # a person's decision stands
@@ -173,6 +176,8 @@ def flap_take(
         actor=AZURE_MONITOR_ACTOR,
         configuration_items=configuration_items,
     )
+    if not was_flapping:
+        events.emit(Event.FLAPPING_STARTED, incident_id=incident.pk)
     flapping_end_schedule(incident=incident, after=_end_due(flap.fired_at, connection))
     return incident
 
@@ -191,6 +196,12 @@ def flap_mark_new(
             alert=alert,
             tail=f"{previous} was closed or canceled by a person, so a new incident opened.",
         ),
+    )
+    events.emit(
+        Event.FLAPPING_STARTED,
+        incident_id=incident.pk,
+        priority=incident.priority,
+        assignment_group_id=incident.assignment_group_id,
     )
     flapping_end_schedule(incident=incident, after=_end_due(flap.fired_at, connection))
 

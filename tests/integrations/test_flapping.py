@@ -9,7 +9,8 @@ from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from core import jobs
+from core import events, jobs
+from core.events import Event
 from incidents.choices import IncidentState, JournalKind, ResolutionCode
 from incidents.models import Incident
 from incidents.services import incident_cancel, incident_close, incident_resolve
@@ -411,3 +412,25 @@ def test_flapping_decides_before_correlation(
     status, body = _fire(post_alert, START + timedelta(minutes=20))
 
     assert (status, body["status"], body["incident"]) == (200, "reopened", second)
+
+
+def test_flapping_started_is_emitted_once_per_flapping_spell(
+    connection: Connection, post_alert: Any, ends: list[tuple[int, datetime]]
+) -> None:
+    heard: list[tuple[str, int]] = []
+
+    def listener(event: str, *, incident_id: int, **data: Any) -> None:
+        heard.append((event, incident_id))
+
+    events.subscribe(listener)
+    try:
+        second = _cycles(post_alert, START, 2)[1]
+        for n in (2, 3):
+            _fire(post_alert, START + timedelta(minutes=10 * n))
+    finally:
+        events.unsubscribe(listener)
+
+    incident = Incident.objects.get(number=second)
+    assert [h for h in heard if h[0] == Event.FLAPPING_STARTED] == [
+        (Event.FLAPPING_STARTED, incident.pk)
+    ]
