@@ -99,18 +99,17 @@ def _ago(value: Any) -> str:
 class IncidentAdmin(IncidentSlaMixin, admin.ModelAdmin):
     form = IncidentChangeForm
     change_form_template = "admin/incidents/incident/change_form.html"
+    # Two facts share a cell where they are read together (state and Azure's condition,
+    # priority and severity, assignee and group), so the list fits 1366 px (console.css).
     list_display = [
         "number",
         "short_title",
-        "state_badge",
-        "priority_badge",
-        "severity_short",
+        "state_cell",
+        "priority_cell",
         "main_ci",
-        "assignee",
-        "group",
+        "assigned",
         "opened",
         "sla_left",
-        "azure_condition",
     ]
     list_display_links = ["number", "short_title"]
     list_filter = [
@@ -224,6 +223,35 @@ class IncidentAdmin(IncidentSlaMixin, admin.ModelAdmin):
     @admin.display(description="Severity", ordering="severity")
     def severity_short(self, obj: Incident) -> str | None:
         return obj.severity
+
+    @admin.display(description="State", ordering="state")
+    def state_cell(self, obj: Incident) -> str:
+        # The incident's state, and under it what Azure last said of its alerts.
+        condition = self.azure_condition(obj)
+        if condition is None:
+            return self.state_badge(obj)
+        return format_html('{}<span class="sub">{}</span>', self.state_badge(obj), condition)
+
+    @admin.display(description="Priority", ordering="priority")
+    def priority_cell(self, obj: Incident) -> str:
+        if not obj.severity:
+            return self.priority_badge(obj)
+        return format_html(
+            '{}<span class="sub" title="Azure severity">{}</span>',
+            self.priority_badge(obj),
+            obj.severity,
+        )
+
+    @admin.display(description="Assigned", ordering="assigned_to__username")
+    def assigned(self, obj: Incident) -> str | None:
+        person, group = self.assignee(obj), self.group(obj)
+        if person is None and group is None:
+            return None
+        return format_html(
+            '{}<span class="sub" title="Assignment group">{}</span>',
+            person or "Unassigned",
+            group or "",
+        )
 
     @admin.display(description="Assignee", ordering="assigned_to__username")
     def assignee(self, obj: Incident) -> str | None:

@@ -11,21 +11,33 @@ import json
 import shutil
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from django.core.management import call_command
+from django.utils import timezone
 from playwright.sync_api import Page, expect, sync_playwright
 from pytest_django import Settings as SettingsWrapper
 from pytest_django.live_server_helper import LiveServer
 
 from incidents.models import Incident
 from incidents.services import incident_assign
+from integrations.correlation_rules import correlation_rule_create
+from integrations.maintenance import maintenance_window_create
 from integrations.models import Connection, Delivery
 from tests.factories import AssignmentGroupFactory, UserFactory
-from tests.helpers import FakeKeySet, load_fixture, make_token
+from tests.helpers import (
+    STATIC,
+    FakeKeySet,
+    alert_id,
+    load_fixture,
+    make_token,
+    vm_id,
+    with_essentials,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -252,7 +264,7 @@ LAYOUT = """(columns) => {
         sidebarOpen: document.getElementById("main").classList.contains("shifted"),
     };
 }"""
-INCIDENT_COLUMNS = ["number", "short_title", "state_badge", "priority_badge", "main_ci", "opened"]
+INCIDENT_COLUMNS = ["number", "short_title", "state_cell", "priority_cell", "main_ci", "opened"]
 LONG_TITLE = (
     "Percentage CPU greater than 95 for 15 minutes on vm-payments-api-westeurope-prod-042 "
     "and 11 more virtual machines of the payments platform in rg-payments-prod-westeurope, "
@@ -338,3 +350,158 @@ def test_incident_list_reads_at_a_glance_without_scrolling_sideways(
         assert_fits(page, columns, screenshot, f"12-deliveries-{width}")
 
     in_browser(look, width=width, height=768 if width == 1366 else 900)
+
+
+# --- issue 10: a storm, a Service Health outage and a maintenance window, as seen in the console
+
+
+@pytest.fixture
+def operator_olga(db: None) -> Any:
+    """An operator who signs in with PASSWORD, made as the README says."""
+    olga = UserFactory(username="olga")
+    olga.set_password(PASSWORD)
+    olga.save()
+    call_command("grant_role", "olga", "operators", stdout=io.StringIO())
+    return olga
+
+
+def incident_url(number: str) -> str:
+    return f"/admin/incidents/incident/{Incident.objects.get(number=number).pk}/change/"
+
+
+def test_screenshots_of_a_storm_grouped_into_one_incident(
+    in_browser: Callable[..., None],
+    fire: Any,
+    operator_olga: Any,
+    screenshot: Callable[..., None],
+) -> None:
+    correlation_rule_create(
+        values={
+            "name": "CPU storms per resource group",
+            "position": 10,
+            "match": {"alert_rules": ["High CPU on the web tier"]},
+            "group_by": ["alert_rule", "resource_group"],
+            "window_minutes": 10,
+            "max_age_minutes": 120,
+            "resolve_on": "all",
+        }
+    )
+    now = timezone.now()
+    numbers = {
+        fire(
+            f"vm-web-{n:02}",
+            alertRule="High CPU on the web tier",
+            severity="Sev2" if n else "Sev1",
+            fired_at=now - timedelta(seconds=50 - n),
+        ).number
+        for n in range(50)
+    }
+    assert len(numbers) == 1, numbers  # one rule on 50 VMs: one incident
+    number = numbers.pop()
+    fire("vm-db-01", alertRule="Disk almost full")  # an incident of its own, for contrast
+    page_url = incident_url(number)  # here: the browser's thread may not use the database
+
+    def look(page: Page) -> None:
+        sign_in(page, "olga")
+        page.goto("/admin/incidents/incident/")
+        rows = page.locator("#result_list tbody tr")
+        expect(rows).to_have_count(2)
+        storm = rows.filter(has_text=number)
+        expect(storm.locator(".badge.event-group")).to_have_text(
+            "50 alerts · CPU storms per resource group"
+        )
+        screenshot(page, "20-storm-list", full_page=False)
+        page.goto(page_url)
+        expect(page.locator("#incident-summary .badge.event-group")).to_contain_text("50 alerts")
+        expect(page.locator("#alerts .alert-card")).to_have_count(50)
+        expect(page.locator("#configuration-items tbody tr")).to_have_count(50)
+        screenshot(page, "21-storm-incident", full_page=False)
+
+    in_browser(look, width=1366, height=768)
+
+
+def test_screenshots_of_a_service_health_outage_followed_to_its_end(
+    in_browser: Callable[..., None],
+    post_alert: Any,
+    connection: Connection,
+    operator_olga: Any,
+    screenshot: Callable[..., None],
+) -> None:
+    answers = [
+        post_alert(load_fixture(f"azure/service-health-{stage}.json")).json()
+        for stage in ("active", "update", "resolved")
+    ]
+    assert [a["status"] for a in answers] == ["created", "updated", "resolved"]
+    number = answers[0]["incident"]
+    assert {a["incident"] for a in answers} == {number}
+    page_url = incident_url(number)  # here: the browser's thread may not use the database
+
+    def look(page: Page) -> None:
+        sign_in(page, "olga")
+        page.goto("/admin/incidents/incident/?state=all")
+        page.fill("#searchbar", "TEST-TTT")
+        page.press("#searchbar", "Enter")
+        row = page.locator("#result_list tbody tr")
+        expect(row).to_have_count(1)
+        expect(row.locator(".badge.event-tracking")).to_have_text("TEST-TTT")
+        expect(row.locator(".badge.state-resolved")).to_be_visible()
+        screenshot(page, "30-service-health-list", full_page=False)
+        page.goto(page_url)
+        expect(page.locator("#incident-summary")).to_contain_text("Resolved")
+        expect(page.locator("#alerts .alert-card")).to_have_count(3)
+        timeline = page.locator("ol.timeline li")
+        expect(timeline.first).to_contain_text("Azure Monitor")
+        assert timeline.count() >= 3
+        screenshot(page, "31-service-health-incident")
+
+    in_browser(look, width=1366, height=768)
+
+
+def test_screenshots_of_a_maintenance_window_holding_an_alert(
+    in_browser: Callable[..., None],
+    post_alert: Any,
+    connection: Connection,
+    operator_olga: Any,
+    screenshot: Callable[..., None],
+) -> None:
+    now = timezone.now()
+    maintenance_window_create(
+        name="Patching rg-web",
+        reason="Monthly OS patches",
+        starts_at=now - timedelta(minutes=30),
+        ends_at=now + timedelta(hours=2),
+        scope={"resource_groups": ["rg-web"]},
+        created_by=operator_olga,
+    )
+    maintenance_window_create(
+        name="Database failover test",
+        starts_at=now + timedelta(days=2),
+        ends_at=now + timedelta(days=2, hours=1),
+        scope={"resource_groups": ["rg-db"]},
+    )
+    held = post_alert(
+        with_essentials(
+            STATIC,
+            alertId=alert_id(),
+            alertTargetIDs=[vm_id("vm-web-01")],
+            configurationItems=["vm-web-01"],
+            firedDateTime=now.isoformat().replace("+00:00", "Z"),
+        )
+    ).json()
+    assert (held["status"], held["incident"]) == ("suppressed", None)
+
+    def look(page: Page) -> None:
+        sign_in(page, "olga")
+        page.goto("/admin/integrations/maintenancewindow/")
+        rows = page.locator("#result_list tbody tr")
+        expect(rows).to_have_count(2)
+        expect(rows.filter(has_text="Patching rg-web")).to_contain_text("1 held now")
+        screenshot(page, "40-maintenance-windows", full_page=False)
+        page.goto("/admin/integrations/alert/?held=yes")
+        row = page.locator("#result_list tbody tr")
+        expect(row).to_have_count(1)
+        expect(row.locator(".held")).to_have_text("held by Patching rg-web")
+        screenshot(page, "41-held-alert", full_page=False)
+
+    in_browser(look, width=1366, height=768)
+    assert Incident.objects.count() == 0
