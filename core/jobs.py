@@ -247,7 +247,7 @@ def job_counts() -> JobCounts:
         due = Q(scheduled_at=None) | Q(scheduled_at__lte=now)
         with transaction.atomic(), db_connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL statement_timeout = {_COUNTS_TIMEOUT_MS}")
-            counts = ProcrastinateJob.objects.filter(
+            counts = ProcrastinateJob._default_manager.filter(
                 status__in=(Status.TODO.value, Status.DOING.value, Status.FAILED.value)
             ).aggregate(
                 waiting=Count("id", filter=todo & due),
