@@ -103,4 +103,3 @@ def incident_badges(incident: Incident, alerts: Sequence[Alert]) -> list[Badge]:
         flapping_badge(incident),
     ]
     return [badge for badge in found if badge is not None]
-
