@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError, QuerySet
@@ -23,7 +23,7 @@ def assignment_group_list() -> QuerySet[AssignmentGroup]:
 def _save(
     group: AssignmentGroup,
     values: Mapping[str, Any],
-    members: Iterable[AbstractBaseUser] | None,
+    members: Iterable[User] | None,
 ) -> AssignmentGroup:
     for field in GROUP_FIELDS:
         if field in values:
@@ -43,7 +43,7 @@ def _save(
 
 @transaction.atomic
 def assignment_group_create(
-    *, values: Mapping[str, Any], members: Iterable[AbstractBaseUser] = ()
+    *, values: Mapping[str, Any], members: Iterable[User] = ()
 ) -> AssignmentGroup:
     """Create a group (ApplicationError `invalid_group`: no name, or a name taken)."""
     return _save(AssignmentGroup(), values, members)
@@ -54,7 +54,7 @@ def assignment_group_update(
     *,
     group: AssignmentGroup,
     values: Mapping[str, Any],
-    members: Iterable[AbstractBaseUser] | None = None,
+    members: Iterable[User] | None = None,
 ) -> AssignmentGroup:
     """Change a group's name, description or (when given) its members."""
     return _save(group, values, members)

@@ -198,7 +198,7 @@ class AssignmentRuleAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:
         form = super().get_form(request, obj, change, **kwargs)
-        form.request = request
+        form.request = request  # type: ignore[attr-defined]  # AssignmentRuleForm's
         return form
 
     def get_fieldsets(self, request: HttpRequest, obj: AssignmentRule | None = None) -> Any:

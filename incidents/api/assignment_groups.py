@@ -39,7 +39,9 @@ class StaffWrites(permissions.BasePermission):
 class AssignmentGroupSerializer(serializers.ModelSerializer):
     """A group as the API shows it; `members` are usernames."""
 
-    members = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+    members: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", many=True, read_only=True
+    )
 
     class Meta:
         model = AssignmentGroup

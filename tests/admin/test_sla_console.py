@@ -1,9 +1,10 @@
 """SLA in the console: time left on the list, both clocks on the page, the dashboard's figures."""
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
@@ -15,6 +16,11 @@ from tests.factories import UserFactory
 from tests.helpers import INCIDENTS, Fire, count_queries
 
 pytestmark = pytest.mark.django_db
+
+
+def _user(**fields: Any) -> User:
+    """A user (the factory, typed)."""
+    return cast(User, UserFactory(**fields))
 
 
 def _listed(client: Client, url: str) -> int:
@@ -68,7 +74,7 @@ def test_incident_list_sla_filter_finds_breached_incidents(
 def service(fire: Fire) -> dict[str, Any]:
     now = timezone.now()
     acked = fire("vm-1", severity="Sev1", fired_at=now - timedelta(hours=2))
-    incident_assign(incident=acked, actor="test", assigned_to=UserFactory(), assignment_group=None)
+    incident_assign(incident=acked, actor="test", assigned_to=_user(), assignment_group=None)
     Incident.objects.filter(pk=acked.pk).update(sla_responded_at=now - timedelta(minutes=100))
     resolved = fire("vm-2", severity="Sev2", fired_at=now - timedelta(hours=3))
     incident_resolve(incident=resolved, actor="test", resolution_code="solved")

@@ -1,8 +1,9 @@
 """`/api/assignment-groups/` (roles read, staff write) and `/api/assignment-rules/` (staff)."""
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from incidents.models import AssignmentGroup
@@ -12,13 +13,24 @@ from tests.helpers import STATIC, assert_constant_queries, client_as, results, w
 
 pytestmark = pytest.mark.django_db
 
+
+def _group(**fields: Any) -> AssignmentGroup:
+    """An assignment group (the factory, typed)."""
+    return cast(AssignmentGroup, AssignmentGroupFactory(**fields))
+
+
+def _user(**fields: Any) -> User:
+    """A user (the factory, typed)."""
+    return cast(User, UserFactory(**fields))
+
+
 GROUPS = "/api/assignment-groups/"
 RULES = "/api/assignment-rules/"
 
 
 def test_assignment_group_create_takes_members_as_usernames(superuser: APIClient) -> None:
-    UserFactory(username="ann")
-    UserFactory(username="bob")
+    _user(username="ann")
+    _user(username="bob")
     response = superuser.post(
         GROUPS,
         {"name": "Cloud ops", "description": "24/7", "members": ["ann", "bob"]},
@@ -36,7 +48,7 @@ def test_assignment_group_create_takes_members_as_usernames(superuser: APIClient
 
 
 def test_assignment_group_refuses_unknown_members_and_taken_names(superuser: APIClient) -> None:
-    AssignmentGroupFactory(name="Taken")
+    _group(name="Taken")
     unknown = superuser.post(GROUPS, {"name": "x", "members": ["ghost"]}, format="json")
     assert unknown.status_code == 400
     taken = superuser.post(GROUPS, {"name": "Taken"}, format="json")
@@ -45,7 +57,7 @@ def test_assignment_group_refuses_unknown_members_and_taken_names(superuser: API
 
 
 def test_assignment_groups_roles_read_staff_writes(viewer: APIClient, operator: APIClient) -> None:
-    AssignmentGroupFactory(name="Readable")
+    _group(name="Readable")
     assert [g["name"] for g in results(viewer.get(GROUPS))] == ["Readable"]
     assert operator.post(GROUPS, {"name": "n"}, format="json").status_code == 403
 
@@ -53,14 +65,14 @@ def test_assignment_groups_roles_read_staff_writes(viewer: APIClient, operator: 
 def test_assignment_group_list_queries_do_not_grow_with_groups(superuser: APIClient) -> None:
     def add() -> None:
         for _ in range(3):
-            AssignmentGroupFactory().members.add(UserFactory(), UserFactory())
+            _group().members.add(_user(), _user())
 
     add()
     assert_constant_queries(superuser, GROUPS, add)
 
 
 def test_assignment_group_delete_refuses_a_group_a_rule_names(superuser: APIClient) -> None:
-    group = AssignmentGroupFactory()
+    group = _group()
     AssignmentRule.objects.create(name="r", assignment_group=group)
     response = superuser.delete(f"{GROUPS}{group.pk}/")
     assert response.status_code == 400
@@ -71,7 +83,7 @@ def test_assignment_group_delete_refuses_a_group_a_rule_names(superuser: APIClie
 def test_assignment_rule_create_answers_the_rule_as_the_contract_shows_it(
     superuser: APIClient, connection: Connection
 ) -> None:
-    AssignmentGroupFactory(name="Web")
+    _group(name="Web")
     rule = {
         "name": "web VMs",
         "position": 10,
@@ -95,7 +107,7 @@ def test_assignment_rule_create_answers_the_rule_as_the_contract_shows_it(
 
 
 def test_assignment_rule_checks_the_match_and_the_group(superuser: APIClient) -> None:
-    AssignmentGroupFactory(name="Web")
+    _group(name="Web")
     wrong = superuser.post(
         RULES,
         {
@@ -112,7 +124,7 @@ def test_assignment_rule_checks_the_match_and_the_group(superuser: APIClient) ->
 
 
 def test_assignment_rule_patch_keeps_other_fields(superuser: APIClient) -> None:
-    group = AssignmentGroupFactory(name="Web")
+    group = _group(name="Web")
     rule = AssignmentRule.objects.create(name="r", assignment_group=group, position=3)
     response = superuser.patch(f"{RULES}{rule.pk}/", {"enabled": False}, format="json")
     assert response.status_code == 200

@@ -1,6 +1,6 @@
 """`/api/sla-targets/` (staff) and each incident's `sla` (contract: SLA)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,13 @@ from tests.helpers import STATIC, alert_id, assert_constant_queries, results, wi
 pytestmark = pytest.mark.django_db
 
 URL = "/api/sla-targets/"
+
+
+def _at(text: str) -> datetime:
+    """A date-time the API wrote."""
+    value = parse_datetime(text)
+    assert value is not None
+    return value
 
 
 def test_sla_targets_list_the_contract_defaults(superuser: APIClient) -> None:
@@ -40,8 +47,8 @@ def test_sla_target_patch_by_priority_changes_what_new_incidents_take(
         "/api/incidents/", {"title": "t", "impact": 1, "urgency": 2}, format="json"
     ).json()
     assert created["priority"] == 2
-    respond_by = parse_datetime(created["sla"]["respond_by"])
-    opened_at = parse_datetime(created["opened_at"])
+    respond_by = _at(created["sla"]["respond_by"])
+    opened_at = _at(created["opened_at"])
     assert respond_by - opened_at == timedelta(minutes=20)
 
 
@@ -71,9 +78,9 @@ def test_incident_sla_shows_both_clocks_as_the_contract_says(
         "respond_breached",
         "resolve_breached",
     }
-    opened = parse_datetime(body["opened_at"])
-    assert parse_datetime(sla["respond_by"]) - opened == timedelta(minutes=15)
-    assert parse_datetime(sla["resolve_by"]) - opened == timedelta(hours=4)
+    opened = _at(body["opened_at"])
+    assert _at(sla["respond_by"]) - opened == timedelta(minutes=15)
+    assert _at(sla["resolve_by"]) - opened == timedelta(hours=4)
     assert (sla["responded_at"], sla["paused"]) == (None, False)
 
     operator.post(f"/api/incidents/{number}/hold/", {"reason": "vendor"}, format="json")

@@ -2,15 +2,16 @@
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from unittest import mock
 
 import pytest
+from django.contrib.auth.models import User
 
 from core import events, jobs
 from incidents import sla
 from incidents.choices import IncidentState, JournalKind, SlaStage
-from incidents.models import Incident, SlaTarget
+from incidents.models import AssignmentGroup, Incident, SlaTarget
 from incidents.services import (
     incident_assign,
     incident_cancel,
@@ -25,6 +26,17 @@ from incidents.tasks import SLA_CHECK_JOB, sla_check_job
 from tests.factories import AssignmentGroupFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def _group(**fields: Any) -> AssignmentGroup:
+    """An assignment group (the factory, typed)."""
+    return cast(AssignmentGroup, AssignmentGroupFactory(**fields))
+
+
+def _user(**fields: Any) -> User:
+    """A user (the factory, typed)."""
+    return cast(User, UserFactory(**fields))
+
 
 T0 = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -52,6 +64,12 @@ def _p1() -> Incident:
         return incident_open(
             title="disk full", description="", actor="Azure Monitor", severity="Sev0", opened_at=T0
         )
+
+
+def _summary(incident: Incident, **kwargs: Any) -> dict[str, Any]:
+    found = sla.summary(incident, **kwargs)
+    assert found is not None
+    return found
 
 
 def _sla_lines(incident: Incident) -> list[str]:
@@ -94,11 +112,11 @@ def test_sla_targets_are_cached_per_process(django_assert_num_queries: Any) -> N
 def test_incident_start_stops_the_response_clock() -> None:
     incident = _p1()
     with _at(T0 + 3 * MIN):
-        incident_start(incident=incident, actor=UserFactory())
+        incident_start(incident=incident, actor=_user())
     incident.refresh_from_db()
     assert incident.sla_responded_at == T0 + 3 * MIN
     assert incident.sla_due_at == T0 + 180 * MIN  # the resolution warning is next
-    assert sla.summary(incident, now=T0 + 20 * MIN)["respond_breached"] is False
+    assert _summary(incident, now=T0 + 20 * MIN)["respond_breached"] is False
 
 
 def test_incident_assign_to_a_person_stops_the_response_clock_a_group_does_not() -> None:
@@ -108,26 +126,24 @@ def test_incident_assign_to_a_person_stops_the_response_clock_a_group_does_not()
             incident=incident,
             actor="x",
             assigned_to=None,
-            assignment_group=AssignmentGroupFactory(),
+            assignment_group=_group(),
         )
     incident.refresh_from_db()
     assert incident.sla_responded_at is None
     with _at(T0 + 2 * MIN):
-        incident_assign(
-            incident=incident, actor="x", assigned_to=UserFactory(), assignment_group=None
-        )
+        incident_assign(incident=incident, actor="x", assigned_to=_user(), assignment_group=None)
     incident.refresh_from_db()
     assert incident.sla_responded_at == T0 + 2 * MIN
 
 
 def test_incident_hold_pauses_both_clocks_and_the_time_paused_is_not_counted() -> None:
     incident = _p1()
-    person = UserFactory()
+    person = _user()
     with _at(T0 + 5 * MIN):
         incident_hold(incident=incident, actor=person, reason="vendor")
     incident.refresh_from_db()
     assert incident.sla_due_at is None  # nothing falls due while paused
-    assert sla.summary(incident, now=T0 + 60 * MIN)["paused"] is True
+    assert _summary(incident, now=T0 + 60 * MIN)["paused"] is True
     [respond, resolve] = sla.clocks(incident, now=T0 + 60 * MIN)
     assert (respond.paused, respond.left) == (True, 10 * MIN)  # frozen at the pause
     with _at(T0 + 65 * MIN):
@@ -140,7 +156,7 @@ def test_incident_hold_pauses_both_clocks_and_the_time_paused_is_not_counted() -
 
 def test_incident_priority_change_retargets_keeping_time_spent_and_paused() -> None:
     incident = _p1()
-    person = UserFactory()
+    person = _user()
     with _at(T0 + 5 * MIN):
         incident_hold(incident=incident, actor=person, reason="vendor")
     with _at(T0 + 15 * MIN):
@@ -176,7 +192,7 @@ def test_sla_check_warns_at_75_percent_and_breaches_at_100_once_each(
     incident.refresh_from_db()
     assert incident.sla_respond_stage == SlaStage.BREACHED
     assert incident.sla_due_at == T0 + 180 * MIN  # the resolution clock's warning
-    assert sla.summary(incident)["respond_breached"] is True
+    assert _summary(incident)["respond_breached"] is True
 
 
 def test_sla_check_late_run_breaches_without_warning_first() -> None:
@@ -193,7 +209,7 @@ def test_sla_check_late_run_breaches_without_warning_first() -> None:
 
 def test_sla_check_ignores_stopped_and_paused_clocks() -> None:
     resolved, held, canceled = _p1(), _p1(), _p1()
-    person = UserFactory()
+    person = _user()
     with _at(T0 + MIN):
         incident_resolve(incident=resolved, actor=person, resolution_code="solved")
         incident_hold(incident=held, actor=person, reason="vendor")
@@ -213,7 +229,7 @@ def test_sla_check_compare_and_set_journals_nothing_for_a_stale_due_time() -> No
 
 def test_incident_reopen_resumes_the_resolution_clock_without_the_resolved_time() -> None:
     incident = _p1()
-    person = UserFactory()
+    person = _user()
     with _at(T0 + 10 * MIN):
         incident_resolve(incident=incident, actor=person, resolution_code="solved")
     incident.refresh_from_db()

@@ -1,9 +1,10 @@
 """Assignment rules in the ingest (integrations.routing): first match wins, no overwrite."""
 
 import itertools
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 
@@ -17,6 +18,17 @@ from tests.helpers import STATIC, TENANT_ID, alert_id, vm_id, with_essentials
 from tests.integrations.test_ingest import data_queries
 
 pytestmark = pytest.mark.django_db
+
+
+def _group(**fields: Any) -> AssignmentGroup:
+    """An assignment group (the factory, typed)."""
+    return cast(AssignmentGroup, AssignmentGroupFactory(**fields))
+
+
+def _user(**fields: Any) -> User:
+    """A user (the factory, typed)."""
+    return cast(User, UserFactory(**fields))
+
 
 _names = itertools.count(1)
 
@@ -49,7 +61,7 @@ def _opened(post_alert: Any, payload: dict[str, Any]) -> Incident:
 def test_route_new_gives_the_first_matching_rule_group_and_names_the_rule(
     connection: Connection, post_alert: Any
 ) -> None:
-    web, dba, everyone = (AssignmentGroupFactory(name=n) for n in ("Web", "DBA", "Everyone"))
+    web, dba, everyone = (_group(name=n) for n in ("Web", "DBA", "Everyone"))
     _rule(dba, name="databases", position=5, match={"resource_types": ["microsoft.sql/servers"]})
     _rule(web, name="web sev1", position=10, match={"severities": ["sev1"]})  # any case
     _rule(everyone, name="catch all", position=20)
@@ -66,7 +78,7 @@ def test_route_new_matches_connection_ci_classes_and_resource_groups(
     connection: Connection, post_alert: Any
 ) -> None:
     other = Connection.objects.create(slug="other", name="o", tenant_id=TENANT_ID, audiences=["a"])
-    vms, ops = AssignmentGroupFactory(name="VMs"), AssignmentGroupFactory(name="Ops")
+    vms, ops = _group(name="VMs"), _group(name="Ops")
     _rule(ops, position=1, connection=other)  # never this connection's alerts
     _rule(
         vms,
@@ -80,7 +92,7 @@ def test_route_new_matches_connection_ci_classes_and_resource_groups(
 
 
 def test_route_new_skips_disabled_rules(connection: Connection, post_alert: Any) -> None:
-    _rule(AssignmentGroupFactory(), enabled=False)
+    _rule(_group(), enabled=False)
     assert _opened(post_alert, _vm_alert()).assignment_group is None
 
 
@@ -88,16 +100,16 @@ def test_routing_never_changes_an_incident_a_grouped_alert_joins(
     connection: Connection, post_alert: Any
 ) -> None:
     """A person's assignment stands: rules only act when Azure opens an incident."""
-    first_team, second_team = AssignmentGroupFactory(name="First"), AssignmentGroupFactory()
+    first_team, second_team = _group(name="First"), _group()
     CorrelationRule.objects.create(name="storms", group_by=["alert_rule"], match={})
     rule = _rule(first_team)
     incident = _opened(post_alert, _vm_alert("vm1"))
     assert incident.assignment_group == first_team  # the group's first alert is routed
-    person = UserFactory()
+    person = _user()
     incident_assign(
         incident=incident, actor=person, assigned_to=person, assignment_group=second_team
     )
-    rule.assignment_group = AssignmentGroupFactory()
+    rule.assignment_group = _group()
     rule.save()
 
     joined = _opened(post_alert, _vm_alert("vm2"))
@@ -110,7 +122,7 @@ def test_rules_are_cached_and_a_saved_rule_applies_at_once(
     connection: Connection, post_alert: Any
 ) -> None:
     assert routing.rules_cached() == ()
-    group = AssignmentGroupFactory(name="Late")
+    group = _group(name="Late")
     _rule(group)  # post_save clears this process's cache
     assert [r.group_name for r in routing.rules_cached()] == ["Late"]
     group.name = "Renamed"
@@ -121,7 +133,7 @@ def test_rules_are_cached_and_a_saved_rule_applies_at_once(
 def test_ingest_statements_do_not_grow_with_the_number_of_rules(
     connection: Connection, post_alert: Any
 ) -> None:
-    group = AssignmentGroupFactory()
+    group = _group()
     post_alert(_vm_alert("warm"))  # warm up: key set, caches
     with CaptureQueriesContext(db) as one_rule:
         assert post_alert(_vm_alert("a")).status_code == 201
