@@ -77,14 +77,28 @@ def webhook_answered(*, status: int, outcome: str | None, seconds: float) -> Non
     `outcome` is what an accepted delivery did (the answer's `status`); a refusal has
     none, and is counted as rejected (4xx) or failed (5xx) with its status code.
     """
+    key = (status, outcome)
+    children = _webhook_children.get(key)
+    if children is None:
+        children = _webhook_children[key] = _webhook_labels(status, outcome)
+    counter, histogram = children
+    counter.inc()
+    histogram.observe(seconds)
+
+
+# The labelled children by (status, outcome): `labels()` costs more than the increment.
+# A race only looks the same children up twice.
+_webhook_children: dict[tuple[int, str | None], tuple[Counter, Histogram]] = {}
+
+
+def _webhook_labels(status: int, outcome: str | None) -> tuple[Counter, Histogram]:
     if status < 300:
         answer, label = "accepted", outcome or "accepted"
     elif status < 500:
         answer = label = "rejected"
     else:
         answer = label = "failed"
-    WEBHOOK_DELIVERIES.labels(label, str(status)).inc()
-    WEBHOOK_DURATION.labels(answer).observe(seconds)
+    return WEBHOOK_DELIVERIES.labels(label, str(status)), WEBHOOK_DURATION.labels(answer)
 
 
 def register_scrape(name: str, scrape: ScrapeFunction) -> None:
