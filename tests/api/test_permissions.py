@@ -5,14 +5,17 @@ operator, staff (an operator who may use the console), superuser.
 """
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from cmdb.models import ConfigurationItem
 from incidents.models import AssignmentGroup
+from integrations.maintenance import maintenance_window_create
 from integrations.models import Alert, AssignmentRule, Connection, Delivery
 from tests.helpers import ROLES, TENANT_ID, client_as
 
@@ -32,6 +35,7 @@ def _superuser_only(ok: int) -> tuple[int, ...]:
 
 
 SPEC = {"slug": "fabrikam", "tenant_id": TENANT_ID, "audiences": ["api://fab"]}
+WINDOW = {"name": "w", "starts_at": "2030-01-01T20:00:00Z", "ends_at": "2030-01-01T23:00:00Z"}
 
 # (method, path, body, expected status per role in ROLES order)
 CASES: list[tuple[str, str, Any, tuple[int, ...]]] = [
@@ -94,6 +98,14 @@ CASES: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("get", "/api/sla-targets/", None, STAFF_READ),
     ("get", "/api/sla-targets/1/", None, STAFF_READ),
     ("patch", "/api/sla-targets/1/", {"respond_minutes": 10}, _superuser_only(200)),
+    ("get", "/api/maintenance-windows/", None, READ),
+    ("post", "/api/maintenance-windows/", WINDOW, _write(201)),
+    ("get", "/api/maintenance-windows/{window}/", None, READ),
+    ("put", "/api/maintenance-windows/{window}/", WINDOW, _write(200)),
+    ("patch", "/api/maintenance-windows/{window}/", {"reason": "r"}, _write(200)),
+    ("delete", "/api/maintenance-windows/{spare_window}/", None, _write(204)),
+    ("post", "/api/maintenance-windows/{window}/end/", None, _write(200)),
+    ("get", "/api/maintenance-windows/{window}/alerts/", None, READ),
     ("get", "/api/schema/", None, (200, 200, 200, 200, 200, 200)),
 ]
 
@@ -108,6 +120,11 @@ def world(incidents: dict, connection: Connection, operator: APIClient) -> dict[
         format="json",
     )
     web = AssignmentGroup.objects.create(name="Web")
+    now = timezone.now()
+    window, spare_window = (
+        maintenance_window_create(name=n, starts_at=now - hour, ends_at=now + hour)
+        for n, hour in (("w", timedelta(hours=1)), ("spare", timedelta(hours=1)))
+    )
     return {
         "number": incidents["vm"],
         "resolved": incidents["storage"],
@@ -117,6 +134,8 @@ def world(incidents: dict, connection: Connection, operator: APIClient) -> dict[
         "group": web.pk,
         "spare_group": AssignmentGroup.objects.create(name="Spare").pk,
         "rule": AssignmentRule.objects.create(name="r", assignment_group=web).pk,
+        "window": window.pk,
+        "spare_window": spare_window.pk,
     }
 
 
