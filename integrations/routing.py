@@ -16,7 +16,7 @@ delivery costs no query for them, however many rules there are.
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,12 +106,17 @@ def rule_matches(
     configuration_items: Iterable[ConfigurationItem],
 ) -> bool:
     """Whether the rule takes the alert: its connection (or every one), and every list."""
+    return _takes(rule, connection_id, lambda: facets(alert, configuration_items))
+
+
+def _takes(rule: Rule, connection_id: int, found: Callable[[], dict[str, frozenset[str]]]) -> bool:
+    """`rule_matches`, with the alert's facets computed when first needed."""
     if rule.connection_id is not None and rule.connection_id != connection_id:
         return False
     if not rule.match:
         return True
-    found = facets(alert, configuration_items)
-    return all(values & found[key] for key, values in rule.match.items())
+    values = found()
+    return all(wanted & values[key] for key, wanted in rule.match.items())
 
 
 # Per process: (enabled rules by position, monotonic time read); None until first read.
@@ -151,9 +156,20 @@ def rule_for(
     configuration_items: Iterable[ConfigurationItem],
 ) -> Rule | None:
     """The first enabled rule that takes the alert (no query while the cache is fresh)."""
+    rules = rules_cached()
+    if not rules:
+        return None
     cis = list(configuration_items)
-    for rule in rules_cached():
-        if rule_matches(rule, connection_id=connection_id, alert=alert, configuration_items=cis):
+    computed: list[dict[str, frozenset[str]]] = []
+
+    def found() -> dict[str, frozenset[str]]:
+        # The alert's facets once per alert, not once per rule: they parse its targets.
+        if not computed:
+            computed.append(facets(alert, cis))
+        return computed[0]
+
+    for rule in rules:
+        if _takes(rule, connection_id, found):
             return rule
     return None
 
