@@ -14,9 +14,10 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from cmdb.models import ConfigurationItem
-from incidents.models import AssignmentGroup
+from incidents.models import AssignmentGroup, Incident
 from integrations.maintenance import maintenance_window_create
-from integrations.models import Alert, AssignmentRule, Connection, Delivery
+from integrations.merging import incident_merge
+from integrations.models import Alert, AssignmentRule, Connection, CorrelationRule, Delivery
 from tests.helpers import ROLES, TENANT_ID, client_as
 
 pytestmark = pytest.mark.django_db
@@ -106,6 +107,29 @@ CASES: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("delete", "/api/maintenance-windows/{spare_window}/", None, _write(204)),
     ("post", "/api/maintenance-windows/{window}/end/", None, _write(200)),
     ("get", "/api/maintenance-windows/{window}/alerts/", None, READ),
+    ("get", "/api/correlation-rules/", None, STAFF_READ),
+    (
+        "post",
+        "/api/correlation-rules/",
+        {"name": "n", "group_by": ["target"]},
+        _superuser_only(201),
+    ),
+    ("get", "/api/correlation-rules/{correlation_rule}/", None, STAFF_READ),
+    (
+        "put",
+        "/api/correlation-rules/{correlation_rule}/",
+        {"name": "c", "group_by": ["target"]},
+        _superuser_only(200),
+    ),
+    (
+        "patch",
+        "/api/correlation-rules/{correlation_rule}/",
+        {"enabled": False},
+        _superuser_only(200),
+    ),
+    ("delete", "/api/correlation-rules/{correlation_rule}/", None, _superuser_only(204)),
+    ("post", "/api/incidents/{number}/merge/", {"into": "{resolved}"}, _write(200)),
+    ("post", "/api/incidents/{number}/split/", {"alert_ids": ["{split_alert}"]}, _write(201)),
     ("get", "/api/schema/", None, (200, 200, 200, 200, 200, 200)),
 ]
 
@@ -118,6 +142,12 @@ def world(incidents: dict, connection: Connection, operator: APIClient) -> dict[
         f"/api/incidents/{incidents['storage']}/resolve/",
         {"resolution_code": "solved"},
         format="json",
+    )
+    # The VM's incident holds the budget's alert too, so it can be split.
+    merged = incident_merge(
+        incident=Incident.objects.get(number=incidents["budget"]),
+        into=Incident.objects.get(number=incidents["vm"]),
+        actor="test",
     )
     web = AssignmentGroup.objects.create(name="Web")
     now = timezone.now()
@@ -136,7 +166,20 @@ def world(incidents: dict, connection: Connection, operator: APIClient) -> dict[
         "rule": AssignmentRule.objects.create(name="r", assignment_group=web).pk,
         "window": window.pk,
         "spare_window": spare_window.pk,
+        "correlation_rule": CorrelationRule.objects.create(name="c", group_by=["target"]).pk,
+        "split_alert": Alert.objects.get(incident=merged.target, alert_id="/a/3").alert_id,
     }
+
+
+def _fill(value: Any, world: dict[str, Any]) -> Any:
+    """A body value with the world's values put in (`{delivery}` as an id)."""
+    if value == "{delivery}":
+        return int(value.format(**world))
+    if isinstance(value, str):
+        return value.format(**world)
+    if isinstance(value, list):
+        return [_fill(v, world) for v in value]
+    return value
 
 
 @pytest.mark.parametrize(("role", "index"), [(r, i) for i, r in enumerate(ROLES)])
@@ -149,7 +192,7 @@ def test_permissions(
     client = client_as(role, f"{role}-2")
     url = path.format(**world)
     if isinstance(body, dict):
-        body = {k: int(v.format(**world)) if v == "{delivery}" else v for k, v in body.items()}
+        body = {k: _fill(v, world) for k, v in body.items()}
     response = getattr(client, method)(url, body, format="json")
     assert response.status_code == expected[index], response.content
     if response.status_code >= 400:
