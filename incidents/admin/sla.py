@@ -14,7 +14,7 @@ from core.exceptions import ApplicationError
 
 from ..choices import SlaStage
 from ..models import Incident, SlaTarget
-from ..sla import DEFAULT_TARGETS, Clock, clocks, duration_text, sla_target_update
+from ..sla import Clock, clocks, duration_text, sla_target_update
 
 
 @admin.register(SlaTarget)
@@ -30,14 +30,10 @@ class SlaTargetAdmin(admin.ModelAdmin):
     readonly_fields = ["priority", "created_at", "updated_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        # One row per priority, made by the migration; a missing one takes the default.
-        stored = SlaTarget.objects.count()
-        return stored < len(DEFAULT_TARGETS) and super().has_add_permission(request)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: SlaTarget | None = None) -> Any:
-        if obj is None:
-            return ["created_at", "updated_at"]  # adding a missing priority back
-        return self.readonly_fields
+        # One row per priority, made by the migration (a missing one takes the default,
+        # and PATCH /api/sla-targets/{priority}/ makes it). No query: every console page
+        # asks this for its menu.
+        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: SlaTarget | None = None) -> bool:
         return False  # every priority has targets

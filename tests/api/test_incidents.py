@@ -28,7 +28,7 @@ def test_incident_list_shows_contract_fields(viewer: APIClient, incidents: dict)
         "number", "title", "description", "state", "impact", "urgency", "priority",
         "severity", "opened_at", "resolved_at", "closed_at", "assignment_group",
         "assigned_to", "resolution_code", "resolution_notes", "connection",
-        "configuration_items", "alerts", "is_flapping", "alert_count",
+        "configuration_items", "alerts", "is_flapping", "alert_count", "sla",
     }  # fmt: skip
     assert vm["connection"] == "contoso"
     assert vm["severity"] == "Sev1"
