@@ -256,6 +256,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ImpactUrgencyEnum": "incidents.choices.Impact",
         "IncidentStateEnum": "incidents.choices.IncidentState",
+        "NotificationChannelKindEnum": "notifications.choices.ChannelKind",
+        "NotificationAttemptOutcomeEnum": "notifications.choices.AttemptOutcome",
+        # Its name before notifications brought a second `outcome` field.
+        "OutcomeEnum": "integrations.choices.DeliveryOutcome",
     },
 }
 

@@ -96,6 +96,33 @@ CASES: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("patch", "/api/assignment-rules/{rule}/", {"enabled": False}, _superuser_only(200)),
     ("delete", "/api/assignment-rules/{rule}/", None, _superuser_only(204)),
     ("post", "/api/assignment-rules/test/", {"delivery": "{delivery}"}, STAFF_READ),
+    ("get", "/api/notification-channels/", None, STAFF_READ),
+    (
+        "post",
+        "/api/notification-channels/",
+        {"name": "n", "kind": "slack", "target": "https://hooks.example.test/x"},
+        _superuser_only(201),
+    ),
+    ("get", "/api/notification-channels/{channel}/", None, STAFF_READ),
+    ("patch", "/api/notification-channels/{channel}/", {"enabled": False}, _superuser_only(200)),
+    ("delete", "/api/notification-channels/{spare_channel}/", None, _superuser_only(204)),
+    ("post", "/api/notification-channels/{unreachable_channel}/test/", None, _superuser_only(200)),
+    ("get", "/api/notification-rules/", None, STAFF_READ),
+    (
+        "post",
+        "/api/notification-rules/",
+        {"channel": "ch", "events": ["incident_opened"]},
+        _superuser_only(201),
+    ),
+    ("get", "/api/notification-rules/{notification_rule}/", None, STAFF_READ),
+    (
+        "patch",
+        "/api/notification-rules/{notification_rule}/",
+        {"max_priority": 2},
+        _superuser_only(200),
+    ),
+    ("delete", "/api/notification-rules/{notification_rule}/", None, _superuser_only(204)),
+    ("get", "/api/incidents/{number}/notifications/", None, READ),
     ("get", "/api/sla-targets/", None, STAFF_READ),
     ("get", "/api/sla-targets/1/", None, STAFF_READ),
     ("patch", "/api/sla-targets/1/", {"respond_minutes": 10}, _superuser_only(200)),
@@ -167,7 +194,26 @@ def world(incidents: dict, connection: Connection, operator: APIClient) -> dict[
         "window": window.pk,
         "spare_window": spare_window.pk,
         "correlation_rule": CorrelationRule.objects.create(name="c", group_by=["target"]).pk,
+        **_notification_world(),
         "split_alert": Alert.objects.get(incident=merged.target, alert_id="/a/3").alert_id,
+    }
+
+
+def _notification_world() -> dict[str, Any]:
+    from notifications.services import notification_channel_create, notification_rule_create
+
+    channel = notification_channel_create(name="ch", kind="slack", target="https://h.test/")
+    spare = notification_channel_create(name="spare", kind="slack", target="https://h.test/")
+    # A closed loopback port: the test's try fails at once, without leaving the machine.
+    unreachable = notification_channel_create(
+        name="down", kind="webhook", target="http://127.0.0.1:9/"
+    )
+    rule = notification_rule_create(channel=channel, events=["incident_opened"])
+    return {
+        "channel": channel.pk,
+        "spare_channel": spare.pk,
+        "unreachable_channel": unreachable.pk,
+        "notification_rule": rule.pk,
     }
 
 
