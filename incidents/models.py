@@ -302,4 +302,7 @@ class SlaTarget(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"P{self.priority}: respond {self.respond_minutes} min, resolve {self.resolve_minutes} min"
+        return (
+            f"P{self.priority}: respond {self.respond_minutes} min, "
+            f"resolve {self.resolve_minutes} min"
+        )

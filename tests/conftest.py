@@ -4,6 +4,7 @@ Helpers and constants live in tests/helpers.py; this file holds only fixtures.
 """
 
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -36,7 +37,7 @@ def _block_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _maintenance_windows_uncached() -> None:
+def _maintenance_windows_uncached() -> Iterator[None]:
     """Each test reads maintenance windows afresh (a rolled-back test sends no signal)."""
     windows_cache_clear()
     yield
@@ -44,7 +45,7 @@ def _maintenance_windows_uncached() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _correlation_rules_uncached() -> None:
+def _correlation_rules_uncached() -> Iterator[None]:
     """Each test reads correlation rules afresh (a rolled-back test sends no signal)."""
     rules_cache_clear()
     yield
@@ -52,7 +53,7 @@ def _correlation_rules_uncached() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _routing_and_sla_uncached() -> None:
+def _routing_and_sla_uncached() -> Iterator[None]:
     """Each test reads assignment rules and SLA targets afresh (a rollback sends no signal)."""
     routing.rules_cache_clear()
     sla.targets_cache_clear()

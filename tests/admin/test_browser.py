@@ -358,7 +358,7 @@ def test_incident_list_reads_at_a_glance_without_scrolling_sideways(
 @pytest.fixture
 def operator_olga(db: None) -> Any:
     """An operator who signs in with PASSWORD, made as the README says."""
-    olga = UserFactory(username="olga")
+    olga: Any = UserFactory(username="olga")
     olga.set_password(PASSWORD)
     olga.save()
     call_command("grant_role", "olga", "operators", stdout=io.StringIO())

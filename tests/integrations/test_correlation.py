@@ -656,8 +656,10 @@ def test_event_follow_up_counts_the_alert_on_its_incident(
     assert (update["status"], update["incident"]) == ("updated", first["incident"])
     incident = Incident.objects.get(number=first["incident"])
     assert incident.alert_count == 2
-    fired = Alert.objects.filter(incident=incident).values_list("fired_at", flat=True)
-    assert incident.last_alert_at == max(fired)
+    fired = [
+        at for at in Alert.objects.filter(incident=incident).values_list("fired_at", flat=True)
+    ]
+    assert incident.last_alert_at == max(at for at in fired if at is not None)
 
 
 @pytest.mark.django_db
