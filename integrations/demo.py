@@ -7,7 +7,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from .models import Connection
+from .correlation_rules import correlation_rule_create
+from .models import Connection, CorrelationRule
 from .services import connection_upsert
 
 DEMO_SLUG = "demo"
@@ -28,6 +29,35 @@ def demo_connection_ensure(*, base_url: str) -> tuple[Connection, str]:
             "enabled": True,
         },
     )
+
+
+# The rule `send_test_alert --storm` fires (one metric rule on many VMs of rg-storm).
+DEMO_STORM_RULE = "test-cpu-storm"
+DEMO_CORRELATION_RULE = "demo: one incident per storm of test-cpu-storm"
+
+
+def demo_correlation_rule_ensure(*, connection: Connection) -> str:
+    """Make sure the demo groups `--storm` into one incident; "created" or "exists".
+
+    It matches only the storm's rule, so every other sample still opens its own incident.
+    An operator's changes to it are kept.
+    """
+    if CorrelationRule.objects.filter(name=DEMO_CORRELATION_RULE).exists():
+        return "exists"
+    correlation_rule_create(
+        values={
+            "name": DEMO_CORRELATION_RULE,
+            "position": 10,
+            "enabled": True,
+            "connection": connection,
+            "match": {"alert_rules": [DEMO_STORM_RULE]},
+            "group_by": ["alert_rule", "resource_group"],
+            "window_minutes": 10,
+            "max_age_minutes": 120,
+            "resolve_on": "all",
+        }
+    )
+    return "created"
 
 
 def sample_names() -> list[str]:

@@ -10,13 +10,13 @@ from pytest_django.live_server_helper import LiveServer
 
 from incidents.models import Incident
 from integrations import jwks
-from integrations.demo import SAMPLES_DIR, sample_names
+from integrations.demo import DEMO_CORRELATION_RULE, SAMPLES_DIR, sample_names
 from integrations.management.commands.send_test_alert import (
     FOLLOW_UPS,
     sample_description,
     storm_payloads,
 )
-from integrations.models import Alert, Delivery
+from integrations.models import Alert, CorrelationRule, Delivery
 from tests.helpers import AZURE, LOG_V2, is_postgres, load_fixture
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -117,9 +117,14 @@ def test_send_test_alert_storm_fires_one_rule_on_many_machines(demo: str) -> Non
     concurrency = "3" if is_postgres() else "1"
     out = _send(demo, "--storm", "6", "--concurrency", concurrency)
 
+    # The demo's correlation rule (prepare_demo) makes the storm one incident.
     assert out.startswith("Storm: 6 alerts of rule test-cpu-storm on 6 VMs in ")
-    assert "  201 created: 6\n" in out
-    assert out.endswith("incidents: 6\n")
+    assert "  201 created: 1\n" in out
+    assert "  200 grouped: 5\n" in out
+    assert out.endswith("incidents: 1\n")
+    incident = Incident.objects.get()
+    assert incident.alert_count == 6
+    assert incident.configuration_items.count() == 6
     alerts = Alert.objects.all()
     assert {a.alert_rule for a in alerts} == {"test-cpu-storm"}
     assert len({a.alert_id for a in alerts}) == 6
@@ -165,6 +170,18 @@ def test_dev_key_set_is_not_served_without_debug(
     assert client.get("/dev/jwks.json", REMOTE_ADDR="10.0.0.5").status_code == 404
     settings.DEBUG = False
     assert client.get("/dev/jwks.json", REMOTE_ADDR="127.0.0.1").status_code == 404
+
+
+def test_prepare_demo_makes_the_storm_rule_once(demo: str, live_server: LiveServer) -> None:
+    rule = CorrelationRule.objects.get(name=DEMO_CORRELATION_RULE)
+    assert (rule.match["alert_rules"], rule.connection.slug) == (["test-cpu-storm"], "demo")
+    out = io.StringIO()
+    call_command("prepare_demo", base_url=live_server.url, stdout=out)
+    assert f"Demo correlation rule '{DEMO_CORRELATION_RULE}': exists." in out.getvalue()
+    assert CorrelationRule.objects.count() == 1
+    # Other samples still open their own incidents.
+    assert _send(demo).startswith("201 created")
+    assert _send(demo, "--sample", "log-v2").startswith("201 created")
 
 
 def test_prepare_demo_refuses_without_debug(settings: SettingsWrapper) -> None:

@@ -10,7 +10,12 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from integrations import devtokens
-from integrations.demo import DEMO_SLUG, demo_connection_ensure
+from integrations.demo import (
+    DEMO_CORRELATION_RULE,
+    DEMO_SLUG,
+    demo_connection_ensure,
+    demo_correlation_rule_ensure,
+)
 
 
 class Command(BaseCommand):
@@ -32,12 +37,14 @@ class Command(BaseCommand):
             )
         devtokens.load_or_create_key(settings.DEV_SIGNING_KEY_PATH)
         with transaction.atomic():
-            _, action = demo_connection_ensure(base_url=options["base_url"])
+            connection, action = demo_connection_ensure(base_url=options["base_url"])
+            rule_action = demo_correlation_rule_ensure(connection=connection)
             password = self._ensure_operator(options["username"])
         user = get_user_model().objects.get(username=options["username"])
         token, _ = Token.objects.get_or_create(user=user)
         base = options["base_url"].rstrip("/")
         self.stdout.write(f"Demo connection '{DEMO_SLUG}': {action}.")
+        self.stdout.write(f"Demo correlation rule '{DEMO_CORRELATION_RULE}': {rule_action}.")
         if password:
             self.stdout.write(
                 self.style.SUCCESS(
@@ -55,6 +62,9 @@ class Command(BaseCommand):
                      curl -H 'Authorization: Token {token.key}' {base}/api/incidents/
   Send a test alert: .venv/bin/python manage.py send_test_alert [--sample NAME]
   Resolve it:        .venv/bin/python manage.py send_test_alert --resolve
+  A storm, grouped:  .venv/bin/python manage.py send_test_alert --storm 50
+  Other kinds:       .venv/bin/python manage.py send_test_alert --list-samples
+  Notifications:     .venv/bin/python manage.py notification_receiver  (README: Notifications)
 """
         )
 

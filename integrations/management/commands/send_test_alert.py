@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from integrations import devtokens
 from integrations.demo import (
     DEMO_SLUG,
+    DEMO_STORM_RULE,
     fired_payload,
     resolved_payload,
     sample_names,
@@ -35,7 +36,7 @@ from integrations.summaries import incident_title
 LAST = "__last__"
 MAX_STORM = 10_000
 STORM_SAMPLE = "metric"
-STORM_RULE = "test-cpu-storm"
+STORM_RULE = DEMO_STORM_RULE
 # Samples that continue an event another sample started (integrations/samples/README.md).
 FOLLOW_UPS = {
     "service-health-update": "after service-health-active: same trackingId, an update",
