@@ -132,6 +132,13 @@ def test_send_test_alert_storm_fires_one_rule_on_many_machines(demo: str) -> Non
     assert all(a.condition.startswith("Percentage CPU (Average) ") for a in alerts)
 
 
+def test_send_test_alert_severity_sets_the_priority(demo: str) -> None:
+    out = _send(demo, "--severity", "Sev0")
+    assert out.startswith("201 created")
+    incident = Incident.objects.get()
+    assert (incident.severity, incident.priority) == ("Sev0", 1)
+
+
 def test_send_test_alert_storm_refuses_odd_sizes(demo: str) -> None:
     with pytest.raises(CommandError, match="--storm takes 1 to"):
         _send(demo, "--storm", "0")

@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from incidents.choices import Severity
 from integrations import devtokens
 from integrations.demo import (
     DEMO_SLUG,
@@ -166,6 +167,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--concurrency", type=int, default=4, help="deliveries in flight with --storm"
         )
+        parser.add_argument(
+            "--severity",
+            choices=Severity.values,
+            help="send the sample with this severity (Sev0 opens a priority 1 incident)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["list_samples"]:
@@ -228,6 +234,8 @@ class Command(BaseCommand):
                     f"No sample {name!r}; choose one of: {', '.join(sample_names())}."
                 )
             payload = fired_payload(name)
+            if options["severity"]:
+                payload["data"]["essentials"]["severity"] = options["severity"]
             if options["keep_id"]:
                 payload["data"]["essentials"]["alertId"] = sample_payload(name)["data"][
                     "essentials"
