@@ -119,11 +119,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="M",
         help="install M active maintenance windows that do not cover the bench's alerts",
     )
+    p.add_argument(
+        "--assignment-rules",
+        type=int,
+        default=0,
+        metavar="A",
+        help="install A assignment rules that do not match the bench's alerts (issue 11)",
+    )
+    p.add_argument(
+        "--notification-rules",
+        type=int,
+        default=0,
+        metavar="R",
+        help="install R notification rules (priority 1 only: the bench's alerts are P5)",
+    )
     args = p.parse_args(argv)
     if args.alerts < 1 or args.concurrency < 1 or args.warmup < 0 or args.targets < 0:
         p.error("-n and -c must be >= 1; --warmup and --targets >= 0")
-    if not (0 <= args.event_rules <= 500 and 0 <= args.event_windows <= 500):
-        p.error("--event-rules and --event-windows: 0 to 500")
+    counts = (args.event_rules, args.event_windows, args.assignment_rules, args.notification_rules)
+    if not all(0 <= n <= 500 for n in counts):
+        p.error("--event-rules, --event-windows, --assignment-rules, --notification-rules: 0-500")
     if args.targets > 500:
         p.error("--targets: the webhook accepts at most 500 targets per alert")
     args.max_seconds = min(args.max_seconds, MAX_SECONDS_CAP)
@@ -193,7 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"connection {BENCH_SLUG!r} {action}; key set at {jwks_server.uri}", flush=True)
         print(
             "event management: "
-            + event_config_install(rules=args.event_rules, windows=args.event_windows),
+            + event_config_install(
+                rules=args.event_rules,
+                windows=args.event_windows,
+                assignment_rules=args.assignment_rules,
+                notification_rules=args.notification_rules,
+            ),
             flush=True,
         )
         queries = queries_skipped(connection.vendor) if args.skip_queries else count_queries(token)
@@ -234,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         "samples": args.samples,
         "event_rules": args.event_rules,
         "event_windows": args.event_windows,
+        "assignment_rules": args.assignment_rules,
+        "notification_rules": args.notification_rules,
         "workers": args.workers if args.start_gunicorn else None,
         "server_pids": server_pids,
         "db_pids": db_pids,
