@@ -71,6 +71,7 @@ INCIDENTS = "/admin/incidents/incident/"
 
 
 # Payloads and tokens.
+CONNECTIONS = "/admin/integrations/connection/"  # the console's connections list
 
 
 def load_fixture(name: str) -> dict[str, Any]:

@@ -9,11 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.models import Connection, Delivery
-from tests.helpers import TENANT_ID, Fire, count_queries, with_essentials
+from tests.helpers import CONNECTIONS, TENANT_ID, Fire, count_queries, with_essentials
 
 pytestmark = pytest.mark.django_db
 
-CONNECTIONS = "/admin/integrations/connection/"
 ACTION_GROUP_APP = "461e8683-5575-4561-ac7f-899cc907d62a"
 
 

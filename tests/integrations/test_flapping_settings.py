@@ -11,12 +11,11 @@ from rest_framework.test import APIClient
 
 from integrations.models import Connection
 from integrations.validators import ConnectionSpecSerializer
-from tests.helpers import TENANT_ID, client_as, make_staff, signed_in
+from tests.helpers import CONNECTIONS, TENANT_ID, client_as, make_staff, signed_in
 
 pytestmark = pytest.mark.django_db
 
 SPEC = {"slug": "fabrikam", "tenant_id": TENANT_ID, "audiences": ["api://itsm-fab"]}
-CONNECTIONS = "/admin/integrations/connection/"
 BAD = [
     ("flap_threshold", 1),
     ("flap_threshold", 0),
