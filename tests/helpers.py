@@ -68,10 +68,10 @@ ROLE_PERMISSIONS = importlib.import_module("integrations.migrations.0003_roles")
 
 # Console pages.
 INCIDENTS = "/admin/incidents/incident/"
+CONNECTIONS = "/admin/integrations/connection/"
 
 
 # Payloads and tokens.
-CONNECTIONS = "/admin/integrations/connection/"  # the console's connections list
 
 
 def load_fixture(name: str) -> dict[str, Any]:
