@@ -258,12 +258,14 @@ def new_alert_body(
 
     payload = fired_payload(sample)
     essentials = payload["data"]["essentials"]
-    if essentials.get("alertRuleID"):
-        # One rule per alert: a rule firing again on a pooled target with a new alertId
-        # would be flapping (it reopens, 200), not the new incident this phase measures.
-        essentials["alertRuleID"] += f"-{prefix}{first_target}"
+    # One rule per alert: a rule firing again on a pooled target with a new alertId would
+    # be flapping (it reopens, 200), not the new incident this phase measures.
+    subscription = essentials["alertId"].split("/")[2]
+    essentials["alertRuleID"] = (
+        f"/subscriptions/{subscription}/resourceGroups/bench-rg/providers/"
+        f"microsoft.insights/metricAlerts/bench-{prefix}{first_target}"
+    )
     if targets > 0:
-        subscription = essentials["alertId"].split("/")[2]
         ids = target_ids(subscription, first_target, targets, pool, prefix)
         essentials["alertTargetIDs"] = ids
         essentials["configurationItems"] = [i.rsplit("/", 1)[1] for i in ids]
