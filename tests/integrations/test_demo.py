@@ -139,6 +139,15 @@ def test_send_test_alert_severity_sets_the_priority(demo: str) -> None:
     assert (incident.severity, incident.priority) == ("Sev0", 1)
 
 
+def test_send_test_alert_metric_flaps_on_its_third_firing(demo: str) -> None:
+    # The README's flapping demo: fire, resolve, fire, resolve, fire.
+    answers = [_send(demo, *args).split(":", 1)[0] for args in ([], ["--resolve"]) * 2]
+    assert answers == ["201 created", "200 resolved", "201 created", "200 resolved"]
+    assert _send(demo).startswith("200 reopened")
+    second = Incident.objects.order_by("pk")[1]
+    assert (second.state, second.is_flapping, second.alert_count) == ("in_progress", True, 2)
+
+
 def test_send_test_alert_storm_refuses_odd_sizes(demo: str) -> None:
     with pytest.raises(CommandError, match="--storm takes 1 to"):
         _send(demo, "--storm", "0")
