@@ -17,6 +17,7 @@ that Azure declared resolved, or a resource back to Available, before the window
 opens nothing); otherwise one incident is opened for the event, holding all its messages.
 """
 
+import functools
 import logging
 import threading
 import time
@@ -31,7 +32,12 @@ from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from cmdb.resource_ids import normalise_resource_id, parse_resource_id, subscription_of
+from cmdb.resource_ids import (
+    ResourceRef,
+    normalise_resource_id,
+    parse_resource_id,
+    subscription_of,
+)
 from cmdb.services import ci_unique_by_names, ci_upsert_for_resources
 from core import jobs
 from core.display import datetime_display
@@ -146,9 +152,15 @@ def window_spec(window: MaintenanceWindow) -> WindowSpec:
     )
 
 
-def _target_matches(spec: WindowSpec, target: str, names: frozenset[str]) -> bool:
+@functools.lru_cache(maxsize=4096)
+def _target(target: str) -> tuple[str, ResourceRef]:
+    """A target's normalised ID and parts, parsed once per process for every window."""
     resource_id = normalise_resource_id(target)
-    ref = parse_resource_id(resource_id)
+    return resource_id, parse_resource_id(resource_id)
+
+
+def _target_matches(spec: WindowSpec, target: str, names: frozenset[str]) -> bool:
+    resource_id, ref = _target(target)
     if spec.subscriptions and subscription_of(resource_id) not in spec.subscriptions:
         return False
     if spec.resource_groups and ref.resource_group not in spec.resource_groups:
