@@ -29,33 +29,35 @@ from typing import Any, Literal
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, DateTimeField, F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from cmdb.models import ConfigurationItem
 from cmdb.resource_ids import (
     ResourceRef,
     normalise_resource_id,
     parse_resource_id,
     subscription_of,
 )
-from cmdb.services import ci_unique_by_names, ci_upsert_for_resources
 from core import jobs
 from core.display import datetime_display
 from core.exceptions import ApplicationError
-from incidents.choices import OPEN_STATES, JournalKind, ResolutionCode
+from incidents.choices import OPEN_STATES, JournalKind
 from incidents.models import Incident
 from incidents.services import (
+    incident_alert_added,
+    incident_group_release,
     incident_link_configuration_items,
-    incident_open,
-    incident_resolve,
     journal_add,
 )
 
+from . import correlation
 from .choices import AZURE_MONITOR_ACTOR, MonitorCondition
 from .lifecycles import HealthMove, Kind, Lifecycle, lifecycle_of
 from .models import Alert, Connection, MaintenanceWindow
+from .opening import alert_configuration_items, incident_open_for_alert
 from .parsing import AlertParseError, ParsedAlert, parse_alert
-from .summaries import incident_description, incident_title
 
 logger = logging.getLogger(__name__)
 
@@ -519,16 +521,68 @@ def _still_firing(members: list[_Held], *, ends_at: datetime) -> bool:
     return bool(decisive) and not decisive[-1].lifecycle.resolves
 
 
+def _members_configuration_items(members: list[_Held], *, now: datetime) -> list[ConfigurationItem]:
+    """The CIs of what the window held, found as the ingest finds them."""
+    cis: list[ConfigurationItem] = []
+    for member in members:
+        cis += alert_configuration_items(alert=member.parsed, received_at=now)
+    return cis
+
+
+def _group_join(
+    *,
+    member: _Held,
+    rule: correlation.Rule,
+    group_key: str,
+    configuration_items: list[ConfigurationItem],
+) -> Incident | None:
+    """Add a released alert to its correlation group's open incident, as the ingest would.
+
+    None when the group has no open incident, or it no longer takes the alert (past the
+    rule's window or maximum age: it stops taking alerts, its key cleared).
+    """
+    group = correlation.group_incident(key=group_key)
+    if group is None:
+        return None
+    row, parsed = member.row, member.parsed
+    fired_at = row.fired_at or timezone.now()
+    if not correlation.group_takes(
+        rule, last_alert_at=group.last_alert_at, opened_at=group.opened_at, fired_at=fired_at
+    ):
+        incident_group_release(incident=group)
+        return None
+    where = configuration_items[0].name if configuration_items else "-"
+    return incident_alert_added(
+        incident=group,
+        fired_at=fired_at,
+        actor=AZURE_MONITOR_ACTOR,
+        kind=JournalKind.GROUPED,
+        message=f"Alert {parsed.alert_rule or parsed.alert_id} on {where} "
+        f"({parsed.severity or 'no severity'}, {row.monitor_condition}) grouped by "
+        f"correlation rule {rule.name!r}.",
+        configuration_items=configuration_items,
+        raise_priority=True,
+        raise_priority_to=parsed.severity,
+    )
+
+
 def _open_for(
     *, members: list[_Held], event_key: str, window: MaintenanceWindow, now: datetime
-) -> Incident:
-    """Open (or, for an event opened since, join) the incident of what the window held.
+) -> tuple[Incident, bool]:
+    """Open (or join) the incident of what the window held; return it and whether it opened.
 
-    The same incident the webhook would have opened: its CIs linked, title, description
-    and priority from the first alert.
+    The incident the webhook would have opened (`opening.incident_open_for_alert`: title,
+    priority, CIs, assignment rule, SLA clocks, `incident_opened`), opened at the end;
+    a single alert a correlation rule takes joins its group's open incident instead (or
+    opens it with the group's key), and an event opened since by a later message is
+    joined.
     """
-    first = members[0].parsed
+    first = members[0]
+    rows = [m.row for m in members]
+    cis = _members_configuration_items(members, now=now)
     incident = None
+    rule = None
+    group_key = ""
     if event_key:
         # A message of the event that arrived after the end may have opened it already.
         incident = (
@@ -536,39 +590,49 @@ def _open_for(
             .order_by("-id")
             .first()
         )
-    cis = []
-    for member in members:
-        found = ci_upsert_for_resources(resource_ids=member.parsed.target_ids, seen_at=now)
-        names = {ci.name.lower() for ci in found}
-        extra = [n for n in member.parsed.configuration_items if n.strip().lower() not in names]
-        cis += found + (ci_unique_by_names(names=extra) if extra else [])
-    if incident is None:
-        incident = incident_open(
-            title=incident_title(first),
-            description=incident_description(first),
-            severity=first.severity,
-            opened_at=now,
-            actor=AZURE_MONITOR_ACTOR,
-            configuration_items=cis,
-            message=f"Opened from Azure Monitor alert {first.alert_rule or first.alert_id} "
-            f"({first.monitor_condition}), held back until maintenance window "
-            f"{window.name!r} ended.",
-            event_key=event_key,
-        )
+        if incident is not None:
+            incident_link_configuration_items(incident=incident, configuration_items=cis)
+            at = Value(
+                max((r.fired_at for r in rows if r.fired_at), default=now),
+                output_field=DateTimeField(),
+            )
+            Incident.objects.filter(pk=incident.pk).update(
+                # F(): the ingest may add an alert of the event to it meanwhile.
+                alert_count=F("alert_count") + len(rows),
+                last_alert_at=Greatest(Coalesce(F("last_alert_at"), at), at),
+            )
     else:
-        incident_link_configuration_items(incident=incident, configuration_items=cis)
-    rows = [m.row for m in members]
+        # Events follow their own lifecycle instead (an incident has one event key).
+        rule = correlation.rule_for(connection_id=first.row.connection_id, alert=first.parsed)
+        if rule is not None:
+            group_key = correlation.group_key(
+                rule, connection_id=first.row.connection_id, alert=first.parsed
+            )
+            incident = _group_join(
+                member=first, rule=rule, group_key=group_key, configuration_items=cis
+            )
+    opened = incident is None
+    if incident is None:
+        fired = [r.fired_at for r in rows if r.fired_at]
+        incident = incident_open_for_alert(
+            connection_id=first.row.connection_id,
+            alert=first.parsed,
+            received_at=now,
+            configuration_items=cis,
+            event_key=event_key,
+            group_key=group_key,
+            # The SLA clocks start when the window ends: the maintenance time is not owed.
+            opened_at=now,
+            alert_count=len(rows),
+            last_alert_at=max(fired, default=now),
+            note=f"Held back until maintenance window {window.name!r} ended.",
+        )
+    rule_id = rule.pk if rule is not None else None
     Alert.objects.filter(pk__in=[r.pk for r in rows], incident__isnull=True).update(
-        incident=incident, updated_at=now
+        incident=incident, correlation_rule_id=rule_id, updated_at=now
     )
-    fired = [r.fired_at for r in rows if r.fired_at] + (
-        [incident.last_alert_at] if incident.last_alert_at else []
-    )
-    Incident.objects.filter(pk=incident.pk).update(
-        # F(): the ingest may add an alert of the event to it meanwhile.
-        alert_count=F("alert_count") + len(rows),
-        last_alert_at=max(fired, default=None),
-    )
+    for row in rows:
+        row.incident, row.correlation_rule_id = incident, rule_id
     journal_add(
         incident=incident,
         actor=AZURE_MONITOR_ACTOR,
@@ -577,7 +641,7 @@ def _open_for(
         f"({datetime_display(window.starts_at)} to {datetime_display(window.ends_at)}): "
         f"{len(rows)} alert{'s' if len(rows) != 1 else ''}, still firing when it ended.",
     )
-    return incident
+    return incident, opened
 
 
 @transaction.atomic
@@ -617,9 +681,9 @@ def maintenance_window_release(*, window_id: int, now: datetime | None = None) -
         if not _still_firing(members, ends_at=window.ends_at):
             continue
         event_key = "" if key.startswith("alert:") else key
-        incident = _open_for(members=members, event_key=event_key, window=window, now=now)
+        incident, new = _open_for(members=members, event_key=event_key, window=window, now=now)
         opened.append(incident)
-        _after_opening(members=members, incident=incident, window=window)
+        _after_opening(members=members, incident=incident, window=window, new=new)
     logger.info(
         "maintenance.window_released id=%s held=%s incidents=%s",
         window.pk,
@@ -629,25 +693,27 @@ def maintenance_window_release(*, window_id: int, now: datetime | None = None) -
     return ReleaseResult("released", tuple(opened))
 
 
-def _after_opening(*, members: list[_Held], incident: Incident, window: MaintenanceWindow) -> None:
-    """What the webhook does after opening: a late Resolved resolves, auto-resolve waits."""
+def _after_opening(
+    *, members: list[_Held], incident: Incident, window: MaintenanceWindow, new: bool
+) -> None:
+    """What the webhook does after opening: a late Resolved resolves (a group's by its
+    rule's `resolve_on`), auto-resolve waits for a new incident of stateless alerts."""
     # services imports this module (the ingest's hold); this one needs it only here.
-    from .services import auto_resolve_schedule
+    from .services import (
+        _incident_resolve_by_azure,
+        _member_resolves_incident,
+        auto_resolve_schedule,
+    )
 
     first = members[0]
     row = first.row
     if not first.lifecycle.key and row.monitor_condition == MonitorCondition.RESOLVED:
         # Resolved after the window ended, before the release ran: record it as it came.
-        resolved_at = row.resolved_at or window.ends_at
-        incident_resolve(
-            incident=incident,
-            actor=AZURE_MONITOR_ACTOR,
-            resolution_code=ResolutionCode.RESOLVED_BY_SOURCE,
-            resolution_notes=f"Azure Monitor reported the alert resolved at "
-            f"{datetime_display(resolved_at)}.",
-            resolved_at=resolved_at,
-        )
+        if _member_resolves_incident(row=row, incident=incident):
+            _incident_resolve_by_azure(
+                incident=incident, resolved_at=row.resolved_at or window.ends_at
+            )
         return
     minutes = row.connection.auto_resolve_after_minutes
-    if first.lifecycle.kind == Kind.STATELESS and minutes:
+    if new and first.lifecycle.kind == Kind.STATELESS and minutes:
         auto_resolve_schedule(incident=incident, after=timezone.now() + timedelta(minutes=minutes))

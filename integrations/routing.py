@@ -1,7 +1,8 @@
 """Assignment rules: which team a new incident from Azure goes to (contract: Routing).
 
-When Azure opens an incident (integrations.services, `_incident_open_for_alert`, also
-for the first alert of a correlation group), `route_new` finds the first enabled rule,
+When Azure opens an incident (integrations.opening, `incident_open_for_alert`: the
+webhook's, also for the first alert of a correlation group, and a maintenance window's
+release), `route_new` finds the first enabled rule,
 by position, whose connection and `match` fit the alert and its configuration items, and
 gives the incident that rule's group before it is written, the opening journal line
 naming the rule: no statement more. Nothing here ever changes an existing incident, so

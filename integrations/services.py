@@ -15,33 +15,29 @@ from django.db.models import Max
 from django.utils import timezone
 
 from cmdb.models import ConfigurationItem
-from cmdb.services import ci_unique_by_names, ci_upsert_for_resources
-from core import events, jobs
+from core import jobs
 from core.database import database_unavailable
 from core.display import datetime_display
-from core.events import Event
 from core.exceptions import ApplicationError, StateChanged
 from incidents.choices import OPEN_STATES, IncidentState, JournalKind, ResolutionCode
 from incidents.models import Incident
 from incidents.services import (
     incident_alert_added,
     incident_group_release,
-    incident_new,
     incident_priority_rise,
     incident_resolve,
-    incident_save_new,
     journal_add,
     journal_entry_new,
     priority_rise_note,
 )
 
-from . import correlation, fastpath, flapping, maintenance, routing, spool
+from . import correlation, fastpath, flapping, maintenance, opening, spool
 from .choices import AZURE_MONITOR_ACTOR, DeliveryOutcome, MonitorCondition, ResolveOn
 from .lifecycles import HealthMove, Kind, Lifecycle, azure_resolves, lifecycle_of
 from .models import Alert, Connection, Delivery
 from .outcomes import OUTCOME_STATUS, REFUSAL_STATUS, Outcome, RefusalKind
 from .parsing import AlertParseError, ParsedAlert, parse_alert
-from .summaries import condition_line, incident_description, incident_title, portal_url
+from .summaries import condition_line, portal_url
 from .tokens import AzurePrincipal
 
 logger = logging.getLogger(__name__)
@@ -499,67 +495,6 @@ def _event_follow_up(
     return row, outcome
 
 
-def _alert_configuration_items(
-    *, alert: ParsedAlert, received_at: datetime
-) -> list[ConfigurationItem]:
-    """The CIs of a new alert: its targets (created when missing) and the names Azure sent."""
-    cis = ci_upsert_for_resources(resource_ids=alert.target_ids, seen_at=received_at)
-    target_names = {ci.name.lower() for ci in cis}
-    # Log search alerts target a workspace and name the machines in configurationItems.
-    extra_names = [n for n in alert.configuration_items if n.strip().lower() not in target_names]
-    if extra_names:
-        cis += ci_unique_by_names(names=extra_names)
-    return cis
-
-
-def _incident_open_for_alert(
-    *,
-    connection_id: int,
-    alert: ParsedAlert,
-    received_at: datetime,
-    configuration_items: list[ConfigurationItem],
-    event_key: str = "",
-    group_key: str = "",
-) -> Incident:
-    """Open the incident of a new alert, linked to its CIs, holding it (alert_count 1).
-
-    On PostgreSQL the incident, its links and its journal line are one statement
-    (`fastpath`); elsewhere the ORM writes the same rows. Concurrent first messages of
-    one event, or first alerts of one correlation group: the second fails on the
-    open-event (open-group) constraint, and its retry finds this incident.
-    """
-    incident, journal = incident_new(
-        title=incident_title(alert),
-        description=incident_description(alert),
-        severity=alert.severity,
-        opened_at=alert.fired_at or received_at,
-        actor=AZURE_MONITOR_ACTOR,
-        message=f"Opened from Azure Monitor alert {alert.alert_rule or alert.alert_id} "
-        f"({alert.monitor_condition}).",
-    )
-    incident.event_key = event_key
-    incident.group_key = group_key
-    incident.alert_count = 1
-    incident.last_alert_at = incident.opened_at
-    # The first matching assignment rule's group, named in the journal: no statement.
-    routing.route_new(
-        incident=incident,
-        journal=journal,
-        connection_id=connection_id,
-        alert=alert,
-        configuration_items=configuration_items,
-    )
-    if fastpath.supported():
-        fastpath.incident_insert(
-            incident=incident, journal=journal, configuration_items=configuration_items
-        )
-    else:
-        incident_save_new(
-            incident=incident, journal=journal, configuration_items=configuration_items
-        )
-    return incident
-
-
 def _group_join(
     *,
     connection: Connection,
@@ -706,7 +641,7 @@ def _alert_create(
         delivery.status_code = OUTCOME_STATUS[Outcome.IGNORED]
         delivery.save(force_insert=True)
         return None, Outcome.IGNORED
-    cis = _alert_configuration_items(alert=alert, received_at=received_at)
+    cis = opening.alert_configuration_items(alert=alert, received_at=received_at)
     # Flapping: one indexed SELECT for alerts Azure resolves, before any grouping.
     flap = flapping.flap_find(connection=connection, alert=alert, received_at=received_at)
     flapped = flapping.flap_take(
@@ -737,7 +672,7 @@ def _alert_create(
         )
         if joined is not None:
             return joined
-    incident = _incident_open_for_alert(
+    incident = opening.incident_open_for_alert(
         connection_id=connection.pk,
         alert=alert,
         received_at=received_at,
@@ -754,14 +689,6 @@ def _alert_create(
         correlation_rule_id=rule.pk if rule is not None else None,
     )
     _alert_store(row=row, delivery=delivery)
-    # Only a new incident: grouped, reopened and held alerts notify nothing (no query
-    # unless a cached notification rule wants it; core.events).
-    events.emit(
-        Event.INCIDENT_OPENED,
-        incident_id=incident.pk,
-        priority=incident.priority,
-        assignment_group_id=incident.assignment_group_id,
-    )
     if flap.reached:  # a person closed or canceled the previous incident: this one flaps
         flapping.flap_mark_new(incident=incident, flap=flap, connection=connection, alert=alert)
     if alert.is_resolved:
