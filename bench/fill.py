@@ -1,4 +1,5 @@
 """Fill a PostgreSQL database with N incidents shaped like real ones (see bench/README.md).
+# ruff: noqa: S608 - every statement is built from constants of this file, never from input
 
 For the read bench (bench/reads.py): history as a team that sends Azure alerts for years
 holds it, 1,000 incidents a day, the newest ~2 % open and the rest resolved, closed or

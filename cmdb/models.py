@@ -59,6 +59,8 @@ class ConfigurationItem(TimeStampedModel):
             models.Index(Lower("name"), name="cmdb_ci_name_lower"),
             models.Index(fields=["ci_class"], name="cmdb_ci_class"),
             models.Index(fields=["subscription_id", "resource_group"], name="cmdb_ci_sub_rg"),
+            # The list's order: a page of 100 CIs is read from the index, not sorted.
+            models.Index(fields=["name", "id"], name="cmdb_ci_name_id"),
         ]
 
     def __str__(self) -> str:

@@ -206,6 +206,20 @@ class Incident(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["state", "priority"], name="incidents_state_priority"),
+            # The console's order (most urgent, then oldest): a page of all incidents, and
+            # (partial) of the open ones, comes from an index, whatever the history.
+            models.Index(fields=["priority", "opened_at"], name="incidents_priority_opened"),
+            models.Index(
+                fields=["priority", "opened_at"],
+                condition=models.Q(state__in=OPEN_STATES),
+                name="incidents_open_priority",
+            ),
+            # "Resolved in the last 24 hours" (the console's filter and the dashboard).
+            models.Index(
+                fields=["resolved_at"],
+                condition=models.Q(resolved_at__isnull=False),
+                name="incidents_resolved_at",
+            ),
             # Finds an event's latest incident in any state (a resolved one takes its RCA).
             models.Index(
                 fields=["event_key", "-id"],

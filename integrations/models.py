@@ -279,6 +279,9 @@ class Alert(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["alert_rule"], name="integrations_alert_rule"),
+            # Azure's alert ID alone (the API's `alert_id=` and the search): the unique
+            # constraint starts with the connection.
+            models.Index(fields=["alert_id"], name="integrations_alert_alert_id"),
             # The recent firings of one rule on one target (flapping), newest first.
             models.Index(
                 fields=["connection", "flap_key", "-fired_at"],
