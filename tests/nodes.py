@@ -29,7 +29,6 @@ from tests.helpers import ROOT
 
 HAPROXY = "/usr/sbin/haproxy"
 EXAMPLES = ROOT / "docs" / "examples"
-STARTUP_SECONDS = 60.0  # a loaded 2-core machine starts Django slowly
 
 
 def free_port() -> int:

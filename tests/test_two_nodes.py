@@ -225,7 +225,9 @@ def _deliver(cluster: Cluster, payload: dict, *, attempts: int = 8) -> tuple[Ans
     raise AssertionError("unreachable")
 
 
-def _storm(cluster: Cluster, payloads: list[dict], *, during: Callable[[int], None] | None = None):
+def _storm(
+    cluster: Cluster, payloads: list[dict], *, during: Callable[[int], None] | None = None
+) -> list[tuple[Answer, int]]:
     """Deliver `payloads` 8 at a time; `during(done)` runs after each answer."""
     answers: list[tuple[Answer, int]] = []
     with ThreadPoolExecutor(max_workers=8) as pool:
