@@ -277,6 +277,19 @@ def incident_link_configuration_items(
     )
 
 
+def incident_unlink_configuration_items(
+    *, incident: Incident, configuration_item_ids: Iterable[int]
+) -> int:
+    """Remove these CIs' links from an incident (one statement); return how many went."""
+    ids = list(dict.fromkeys(configuration_item_ids))
+    if not ids:
+        return 0
+    found = IncidentConfigurationItem.objects.filter(
+        incident=incident, configuration_item_id__in=ids
+    )
+    return found.delete()[0]
+
+
 def _changed_meanwhile(incident: Incident) -> StateChanged:
     """The refusal of a compare-and-set that found the incident changed (one read)."""
     state = Incident.objects.filter(pk=incident.pk).values_list("state", flat=True).first()

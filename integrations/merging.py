@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from cmdb.models import ConfigurationItem
 from cmdb.resource_ids import parse_resource_id
 from cmdb.services import ci_unique_by_names, ci_upsert_for_resources
+from core.display import datetime_display
 from core.exceptions import ApplicationError, StateChanged, TransitionNotAllowed
 from incidents.choices import OPEN_STATES, IncidentState, JournalKind, ResolutionCode
 from incidents.models import Incident, IncidentConfigurationItem
@@ -27,9 +28,16 @@ from incidents.services import (
     Actor,
     incident_link_configuration_items,
     incident_open,
+    incident_priority_rise,
+    incident_resolve,
+    incident_unlink_configuration_items,
     journal_add,
+    priority_rise_note,
 )
+from incidents.sla import SLA_READ
 
+from . import correlation
+from .choices import AZURE_MONITOR_ACTOR, MonitorCondition, ResolveOn
 from .models import Alert, Delivery
 from .parsing import AlertParseError, ParsedAlert, parse_alert
 from .summaries import incident_description, incident_title
@@ -39,8 +47,27 @@ logger = logging.getLogger(__name__)
 S = IncidentState
 # Most severe first; an alert without a severity counts least.
 SEVERITY_ORDER = ("Sev0", "Sev1", "Sev2", "Sev3", "Sev4")
-# The incident fields the lock reads: what the refusals and the counters need.
-_LOCKED_FIELDS = ("id", "number", "state", "alert_count", "last_alert_at", "group_key")
+# The incident fields the lock reads: what the refusals, the counters, a priority rise
+# (with its SLA clocks) and a resolve need.
+_LOCKED_FIELDS = tuple(
+    dict.fromkeys(
+        (
+            "id",
+            "number",
+            "state",
+            "alert_count",
+            "last_alert_at",
+            "group_key",
+            "impact",
+            "urgency",
+            "priority",
+            "severity",
+            "priority_set_by_person",
+            "assignment_group",
+            *SLA_READ,
+        )
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +102,20 @@ def _lock(*pks: int) -> dict[int, Incident]:
     return locked
 
 
+def _tally(incident: Incident) -> tuple[dict[str, object], str | None]:
+    """`alert_count` and `last_alert_at` as the incident's alerts now say, and their most
+    severe severity (one query: "Sev0" sorts first)."""
+    found = Alert.objects.filter(incident=incident).aggregate(
+        n=Count("pk"),
+        last=Max("fired_at"),
+        worst=Min("severity", filter=Q(severity__in=SEVERITY_ORDER)),
+    )
+    return {"alert_count": found["n"], "last_alert_at": found["last"]}, found["worst"]
+
+
 def _counters(incident: Incident) -> dict[str, object]:
     """`alert_count` and `last_alert_at` as the incident's alerts now say (one query)."""
-    found = Alert.objects.filter(incident=incident).aggregate(n=Count("pk"), last=Max("fired_at"))
-    return {"alert_count": found["n"], "last_alert_at": found["last"]}
+    return _tally(incident)[0]
 
 
 def _update(incident: Incident, state: str, values: dict[str, object]) -> None:
@@ -98,9 +135,11 @@ def _plural(n: int, word: str = "alert") -> str:
 def incident_merge(*, incident: Incident, into: Incident, actor: Actor) -> MergeResult:
     """Merge `incident` into `into`: its alerts and CI links move, it is canceled as a duplicate.
 
-    The counters (`alert_count`, `last_alert_at`) of both follow, the merged incident
-    leaves its correlation group (`group_key` cleared, so the group's next alert joins
-    `into` or opens a new one), and both journals say so (MERGED). Refused
+    The counters (`alert_count`, `last_alert_at`) of both follow, `into`'s priority rises
+    to its most severe alert's (its SLA clocks re-targeted) unless a person set it, as a
+    grouped alert raises it; the merged incident leaves its correlation group
+    (`group_key` cleared, so the group's next alert joins `into` or opens a new one),
+    and both journals say so (MERGED). Refused
     (TransitionNotAllowed, nothing changed): into itself, into a closed or canceled
     incident, or from one that cannot be canceled (resolved, closed or canceled).
     """
@@ -140,7 +179,10 @@ def incident_merge(*, incident: Incident, into: Incident, actor: Actor) -> Merge
             "updated_at": now,
         },
     )
-    _update(target, target.state, {**_counters(target), "updated_at": now})
+    counters, worst = _tally(target)
+    raised = incident_priority_rise(incident=target, severity=worst)
+    rise = priority_rise_note(incident=target, raised=raised)
+    _update(target, target.state, {**counters, **raised, "updated_at": now})
     journal_add(
         incident=source,
         actor=actor,
@@ -155,7 +197,7 @@ def incident_merge(*, incident: Incident, into: Incident, actor: Actor) -> Merge
         incident=target,
         actor=actor,
         kind=JournalKind.MERGED,
-        message=f"{source.number} merged in: {_plural(moved)}.",
+        message=f"{source.number} merged in: {_plural(moved)}.{rise}",
         at=now,
     )
     logger.info(
@@ -212,13 +254,79 @@ def _configuration_items(alerts: Collection[Alert], seen_at: datetime) -> list[C
     return cis
 
 
+def _named_configuration_item_ids(alerts: Collection[Alert]) -> set[int]:
+    """The CIs these alerts name, as the ingest finds them, read only (nothing upserted)."""
+    targets = {parse_resource_id(t).resource_id for alert in alerts for t in alert.target_ids}
+    found = ConfigurationItem.objects.filter(azure_resource_id__in=targets) if targets else []
+    ids = {ci.pk for ci in found}
+    known = {ci.name.lower() for ci in found}
+    names = [
+        n for alert in alerts for n in alert.configuration_items if n.strip().lower() not in known
+    ]
+    return ids | {ci.pk for ci in ci_unique_by_names(names=names)} if names else ids
+
+
+def _cis_left_behind(
+    *, source: Incident, moved: Collection[ConfigurationItem], staying: Collection[Alert]
+) -> list[str]:
+    """Unlink from `source` the CIs only the moved alerts named; return their names.
+
+    A CI an alert left on it still names stays, and so does one no moved alert names
+    (a person linked it). A person's link to a CI a moved alert also names cannot be
+    told apart from the alert's (links do not say who made them): it moves with it.
+    """
+    gone = {ci.pk: ci.name for ci in moved}
+    for pk in _named_configuration_item_ids(staying):
+        gone.pop(pk, None)
+    if not gone:
+        return []
+    linked = set(
+        IncidentConfigurationItem.objects.filter(
+            incident=source, configuration_item_id__in=gone
+        ).values_list("configuration_item_id", flat=True)
+    )
+    incident_unlink_configuration_items(incident=source, configuration_item_ids=linked)
+    return sorted(gone[pk] for pk in linked)
+
+
+def _resolved_by_azure(alerts: Collection[Alert]) -> datetime | None:
+    """When Azure resolved the last of these alerts, if an incident holding just them
+    would be resolved by the ingest (`resolve_on` `all`): every alert Azure resolves is
+    resolved, there is one, and no member's rule leaves it to a person (`never`)."""
+    rules = {a.correlation_rule_id for a in alerts}
+    if any(correlation.resolve_on_for(rule) == ResolveOn.NEVER for rule in rules):
+        return None
+    stateful = [a for a in alerts if a.azure_resolves]
+    if not stateful or any(a.monitor_condition == MonitorCondition.FIRED for a in stateful):
+        return None
+    return max(a.resolved_at or a.updated_at for a in stateful)
+
+
+def _resolve_if_all_resolved(*, incident: Incident, alerts: Collection[Alert]) -> bool:
+    """Resolve an incident a split left holding only resolved alerts, as the ingest would."""
+    resolved_at = _resolved_by_azure(alerts)
+    if resolved_at is None or incident.state not in OPEN_STATES:
+        return False
+    incident_resolve(
+        incident=incident,
+        actor=AZURE_MONITOR_ACTOR,
+        resolution_code=ResolutionCode.RESOLVED_BY_SOURCE,
+        resolution_notes="Azure Monitor reported every alert it holds resolved (the last at "
+        f"{datetime_display(resolved_at)}).",
+        resolved_at=resolved_at,
+    )
+    return True
+
+
 @transaction.atomic
 def incident_split(*, incident: Incident, alert_pks: Collection[int], actor: Actor) -> SplitResult:
     """Move some of an open incident's alerts to a new incident; return it.
 
     The new incident takes its title from its first alert (the oldest firing) as the
     ingest would, its severity and priority from the most severe alert, and the CIs of
-    its alerts; both journals say so (SPLIT) and both counters follow. Refused
+    its alerts; both journals say so (SPLIT) and both counters follow. The CIs only the
+    moved alerts named are unlinked from `incident`. Either incident left holding only
+    alerts Azure has resolved is resolved, as the ingest would (`_resolved_by_azure`). Refused
     (ApplicationError, nothing changed): no alert, every alert (nothing would stay),
     an alert of another incident; TransitionNotAllowed if the incident is not open.
     """
@@ -251,13 +359,14 @@ def incident_split(*, incident: Incident, alert_pks: Collection[int], actor: Act
     now = timezone.now()
     first = min(chosen, key=lambda a: (a.fired_at or a.created_at, a.pk))
     title, description = _title_of(first)
+    cis = _configuration_items(chosen, now)
     new = incident_open(
         title=title,
         description=description,
         actor=actor,
         severity=_most_severe(chosen),
         opened_at=first.fired_at or now,
-        configuration_items=_configuration_items(chosen, now),
+        configuration_items=cis,
         message=f"Opened by splitting {_plural(len(chosen))} out of {source.number}.",
     )
     moved = Alert.objects.filter(pk__in=wanted, incident=source).update(
@@ -267,12 +376,19 @@ def incident_split(*, incident: Incident, alert_pks: Collection[int], actor: Act
         raise StateChanged(f"{source.number}'s alerts changed meanwhile; reload it.")
     _update(new, new.state, _counters(new))
     _update(source, source.state, {**_counters(source), "updated_at": now})
+    staying = [a for a in alerts if a.pk not in wanted]
+    unlinked = _cis_left_behind(source=source, moved=cis, staying=staying)
     rules = ", ".join(sorted({a.alert_rule or a.alert_id for a in chosen}))[:1000]
+    unlinked_note = (
+        f" {'CI' if len(unlinked) == 1 else 'CIs'} {', '.join(unlinked)[:1000]} unlinked."
+        if unlinked
+        else ""
+    )
     journal_add(
         incident=source,
         actor=actor,
         kind=JournalKind.SPLIT,
-        message=f"{_plural(moved)} split out into {new.number}: {rules}.",
+        message=f"{_plural(moved)} split out into {new.number}: {rules}.{unlinked_note}",
         at=now,
     )
     journal_add(
@@ -282,5 +398,7 @@ def incident_split(*, incident: Incident, alert_pks: Collection[int], actor: Act
         message=f"Split out of {source.number}: {_plural(moved)}.",
         at=now,
     )
+    _resolve_if_all_resolved(incident=source, alerts=staying)
+    _resolve_if_all_resolved(incident=new, alerts=chosen)
     logger.info("incident.split source=%s new=%s alerts=%s", source.number, new.number, moved)
     return SplitResult(source=source, incident=new, alerts_moved=moved)

@@ -21,12 +21,11 @@ from integrations.models import (
     MaintenanceWindow,
 )
 from tests.helpers import STATIC, alert_id, vm_id, with_essentials
+from tests.integrations.test_maintenance import DB_01, WEB_01
 
 pytestmark = pytest.mark.django_db
 
-WEB_01 = vm_id("vm-web-01", "rg-web")
 WEB_02 = vm_id("vm-web-02", "rg-web")
-DB_01 = vm_id("vm-db-01", "rg-db")
 
 
 def _iso(at: datetime) -> str:

@@ -221,7 +221,7 @@ def test_incident_split_journals_both_incidents(fire: Any, actor: Any) -> None:
 
     on_source = JournalEntry.objects.get(incident=source, kind=JournalKind.SPLIT)
     on_new = JournalEntry.objects.get(incident=new, kind=JournalKind.SPLIT)
-    assert on_source.message == f"1 alert split out into {new.number}: cpu-vm-b."
+    assert on_source.message == f"1 alert split out into {new.number}: cpu-vm-b. CI vm-b unlinked."
     assert on_new.message == f"Split out of {source.number}: 1 alert."
     assert on_new.actor_name == "olga"
     assert new.journal.filter(kind=JournalKind.OPENED).exists()
