@@ -1,5 +1,4 @@
 """Fill a PostgreSQL database with N incidents shaped like real ones (see bench/README.md).
-# ruff: noqa: S608 - every statement is built from constants of this file, never from input
 
 For the read bench (bench/reads.py): history as a team that sends Azure alerts for years
 holds it, 1,000 incidents a day, the newest ~2 % open and the rest resolved, closed or
@@ -14,6 +13,8 @@ through the webhook: a million incidents take minutes, not days.
 It runs `manage.py migrate` first, then adds to what is there (run it on an empty
 database; `--reset` empties the tables it fills first), then VACUUM ANALYZE.
 """
+
+# ruff: noqa: S608 - every statement is built from this file's constants, never from input
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from core.exceptions import ApplicationError
+from core.paginator import EstimatedCountPaginator
 
 from .models import ConfigurationItem
 from .resource_ids import parse_resource_id
@@ -67,6 +68,10 @@ class ConfigurationItemAdmin(admin.ModelAdmin):
     list_filter = ["ci_class", "subscription_id", "resource_group"]
     search_fields = ["name", "azure_resource_id"]
     search_help_text = "Name or Azure resource ID (or part of it)."
+    # Large tables: no count of every row for an unfiltered page, nor a second count of
+    # the whole table beside a filtered one (core.paginator).
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     list_select_related = []
     show_facets = admin.ShowFacets.NEVER
     fields = [

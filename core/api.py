@@ -4,6 +4,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from django.core.paginator import Page, Paginator
 from django.db import InterfaceError, OperationalError
 from django.db.models import F, QuerySet
 from rest_framework import exceptions, filters, pagination, serializers, status
@@ -24,11 +25,34 @@ logger = logging.getLogger(__name__)
 DATABASE_RETRY_AFTER_SECONDS = 30
 
 
+class EndReadingPaginator(Paginator):
+    """Reads a page in the second half of a list from its end, in the reverse order.
+
+    `?page=last` of a million incidents was an OFFSET of a million rows (1.5 s measured
+    at 100,000); read backwards it is the first rows of the reversed order, and the
+    result is the same rows in the same order. The list's ordering must be total (the
+    API's ends with the primary key), as it must for stable pages anyway.
+    """
+
+    def page(self, number: Any) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        count = self.count
+        rows = self.object_list
+        if not isinstance(rows, QuerySet) or not rows.ordered or bottom <= count // 2:
+            return super().page(number)
+        top = min(bottom + self.per_page, count)
+        page_rows = list(rows.reverse()[count - top : count - bottom])
+        page_rows.reverse()
+        return self._get_page(page_rows, number, self)
+
+
 class PageNumberPagination(pagination.PageNumberPagination):
     """Page-number pagination; `page_size` may be asked for, up to 500."""
 
     page_size_query_param = "page_size"
     max_page_size = 500
+    django_paginator_class = EndReadingPaginator
 
 
 class OrderingFilter(filters.OrderingFilter):

@@ -32,6 +32,7 @@ from django.utils.text import Truncator
 from core.admin_filters import WithinFilter
 from core.display import datetime_display
 from core.exceptions import ApplicationError
+from core.paginator import EstimatedCountPaginator
 from incidents import admin as incidents_admin
 from incidents.badges import Badge
 from incidents.models import Incident
@@ -264,6 +265,10 @@ class AlertAdmin(admin.ModelAdmin):
     ]
     search_fields = ["alert_id", "alert_rule", "tracking_id"]
     list_select_related = ["incident", "connection", "maintenance_window"]
+    # Large tables: no count of every row for an unfiltered page, nor a second count of
+    # the whole table beside a filtered one (core.paginator).
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     exclude = ["portal_url"]  # shown as a link instead
     readonly_fields = [
@@ -356,6 +361,10 @@ class DeliveryAdmin(admin.ModelAdmin):
     search_fields = ["reported_alert_id", "caller_app_id", "error"]
     search_help_text = "Alert ID, caller app ID or error text."
     list_select_related = ["connection", "alert__incident", "alert__maintenance_window"]
+    # Large tables: no count of every row for an unfiltered page, nor a second count of
+    # the whole table beside a filtered one (core.paginator).
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     date_hierarchy = "received_at"
     show_facets = admin.ShowFacets.NEVER
     actions = ["replay_selected"]

@@ -8,7 +8,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -17,11 +18,31 @@ from cmdb.admin import ConfigurationItemAdmin as CmdbConfigurationItemAdmin
 from cmdb.models import ConfigurationItem
 
 from ..choices import OPEN_STATES
+from ..models import IncidentConfigurationItem
 from ..selectors import incident_list_for_ci
 
 PAST_INCIDENTS_SHOWN = 20
 # The annotation get_queryset adds to each CI: its number of open incidents.
 OPEN_INCIDENT_COUNT = "open_incident_count"
+
+
+def _open_incident_count() -> Coalesce:
+    """A CI's open incidents, counted for the rows of the page only.
+
+    A correlated subquery, not Count over a join: measured at 100,000 incidents, the join
+    grouped every CI's links and incidents before the page was cut (2 s); this counts 100.
+    """
+    links = (
+        IncidentConfigurationItem.objects.filter(
+            configuration_item=OuterRef("pk"), incident__state__in=OPEN_STATES
+        )
+        .order_by()
+        .values("configuration_item")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(links, output_field=IntegerField()), 0)
+
 
 if admin.site.is_registered(ConfigurationItem):
     admin.site.unregister(ConfigurationItem)
@@ -34,15 +55,7 @@ class ConfigurationItemAdmin(CmdbConfigurationItemAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ConfigurationItem]:
         return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                **{
-                    OPEN_INCIDENT_COUNT: Count(
-                        "incidents", filter=Q(incidents__state__in=OPEN_STATES)
-                    )
-                }
-            )
+            super().get_queryset(request).annotate(**{OPEN_INCIDENT_COUNT: _open_incident_count()})
         )
 
     @admin.display(description="Open incidents", ordering=OPEN_INCIDENT_COUNT)

@@ -25,6 +25,7 @@ from django.utils.timesince import timesince
 
 from core.display import datetime_display
 from core.exceptions import ApplicationError
+from core.paginator import EstimatedCountPaginator
 
 from ..badges import Badge, incident_badges
 from ..forms import IncidentChangeForm, WorkNoteForm, form_for
@@ -139,6 +140,10 @@ class IncidentAdmin(IncidentSlaMixin, admin.ModelAdmin):
     date_hierarchy = "opened_at"
     show_facets = admin.ShowFacets.NEVER  # counts per filter choice: a query each
     list_per_page = 50
+    # Large tables: no count of every row for an unfiltered page, nor a second count of
+    # the whole table beside a filtered one (core.paginator).
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     fieldsets = [
         (
             None,
