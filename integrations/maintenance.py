@@ -682,7 +682,8 @@ def maintenance_window_release(*, window_id: int, now: datetime | None = None) -
             continue
         event_key = "" if key.startswith("alert:") else key
         incident, new = _open_for(members=members, event_key=event_key, window=window, now=now)
-        opened.append(incident)
+        if all(o.pk != incident.pk for o in opened):  # a group takes several: listed once
+            opened.append(incident)
         _after_opening(members=members, incident=incident, window=window, new=new)
     logger.info(
         "maintenance.window_released id=%s held=%s incidents=%s",
