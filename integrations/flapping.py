@@ -43,19 +43,15 @@ _INCIDENT_READ = ("incident__id", "incident__number", "incident__state", "incide
 
 
 def flap_key(*, connection_pk: int, alert: ParsedAlert) -> str:
-    """The alert's flapping key: sha256 hex of its connection, rule and first target.
+    """The alert's flapping key: sha256 hex of its connection, rule ID and first target.
 
-    The rule is its ID, or its name when Azure sends no ID (some of Microsoft's own
-    sample payloads, and the demo's, have none). "" for alerts Azure never resolves (they
-    cannot flap: each message is a new alert that never resolves) and for alerts without
-    a rule or a target. Case-insensitive, as Azure is about resource IDs.
+    "" for alerts Azure never resolves (they cannot flap: each message is a new alert
+    that never resolves) and for alerts without a rule ID or a target. Case-insensitive,
+    as Azure is about resource IDs.
     """
-    rule = alert.alert_rule_id or alert.alert_rule
-    if not (rule and alert.target_ids and azure_resolves(alert.monitoring_service)):
+    if not (alert.alert_rule_id and alert.target_ids and azure_resolves(alert.monitoring_service)):
         return ""
-    # "id:" or "name:": a rule named like another rule's ID is still another rule.
-    rule = f"id:{rule}" if alert.alert_rule_id else f"name:{rule}"
-    text = f"{connection_pk}\n{rule.lower()}\n{alert.target_ids[0].lower()}"
+    text = f"{connection_pk}\n{alert.alert_rule_id.lower()}\n{alert.target_ids[0].lower()}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -107,18 +107,10 @@ def test_flap_key_is_rule_and_first_target_case_insensitive() -> None:
     assert flap_key(connection_pk=1, alert=other_target) not in ("", key)
 
 
-def test_flap_key_falls_back_to_the_rule_name_without_a_rule_id() -> None:
-    by_name = flap_key(connection_pk=1, alert=_parsed(alertRuleID=..., alertRule="cpu-high"))
-    other = flap_key(connection_pk=1, alert=_parsed(alertRuleID=..., alertRule="disk-full"))
-
-    assert by_name not in ("", other)
-    assert by_name != flap_key(connection_pk=1, alert=_parsed(alertRuleID="cpu-high"))
-
-
 def test_flap_key_is_empty_for_alerts_that_cannot_flap() -> None:
     never_resolved = parse_alert(json.dumps(with_essentials(ADMIN, alertRuleID=RULE_ID)).encode())
     assert flap_key(connection_pk=1, alert=never_resolved) == ""
-    assert flap_key(connection_pk=1, alert=_parsed(alertRuleID=..., alertRule=...)) == ""
+    assert flap_key(connection_pk=1, alert=_parsed(alertRuleID=...)) == ""
     assert flap_key(connection_pk=1, alert=_parsed(alertRuleID=RULE_ID, alertTargetIDs=[])) == ""
 
 
@@ -310,7 +302,7 @@ def test_flapping_costs_one_select_for_a_keyed_alert(
 
     statements()  # warm the caches (connection, key set)
     keyed = statements()
-    unkeyed = statements(alertRuleID=..., alertRule=...)
+    unkeyed = statements(alertRuleID=...)
 
     assert len(keyed) == len(unkeyed) + 1
     assert len([q for q in keyed if "flap_key" in q and q.startswith("SELECT")]) == 1

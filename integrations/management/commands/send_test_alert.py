@@ -88,6 +88,23 @@ def sample_description(name: str) -> str:
     return f"{line} [{note}]" if note else line
 
 
+def _with_rule_id(payload: dict[str, Any]) -> None:
+    """Give a sample whose rule has no ID (Microsoft's metric sample) the ID Azure sends.
+
+    Real alerts always name their rule's ID; flapping (a rule firing again on the same
+    resource) is recognised by it, so the demo needs one to show it.
+    """
+    essentials = payload["data"]["essentials"]
+    rule = essentials.get("alertRule")
+    if rule and not (essentials.get("alertRuleID") or essentials.get("alertRuleId")):
+        subscription = essentials["alertId"].split("/")[2]
+        kind = "scheduledQueryRules" if essentials.get("signalType") == "Log" else "metricAlerts"
+        essentials["alertRuleID"] = (
+            f"/subscriptions/{subscription}/resourceGroups/test-RG/providers/"
+            f"microsoft.insights/{kind}/{rule}"
+        )
+
+
 def storm_payloads(count: int) -> list[dict[str, Any]]:
     """One CPU rule firing on `count` different VMs, each alert with a fresh alertId."""
     base = fired_payload(STORM_SAMPLE)
@@ -234,6 +251,7 @@ class Command(BaseCommand):
                     f"No sample {name!r}; choose one of: {', '.join(sample_names())}."
                 )
             payload = fired_payload(name)
+            _with_rule_id(payload)
             if options["severity"]:
                 payload["data"]["essentials"]["severity"] = options["severity"]
             if options["keep_id"]:
