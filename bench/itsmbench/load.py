@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import math
+import secrets
 import threading
 import time
 from collections import Counter
@@ -151,6 +152,9 @@ class PhaseResult:
         }
 
 
+RUN = secrets.token_hex(4)  # this run's rules: never another run's (flapping)
+
+
 def _int(value: Any) -> int:
     return value if isinstance(value, int) else -1
 
@@ -258,12 +262,12 @@ def new_alert_body(
 
     payload = fired_payload(sample)
     essentials = payload["data"]["essentials"]
-    # One rule per alert: a rule firing again on a pooled target with a new alertId would
-    # be flapping (it reopens, 200), not the new incident this phase measures.
+    # One rule per alert (and per run): a rule firing again on a pooled target with a new
+    # alertId would be flapping (it reopens, 200), not the new incident this phase measures.
     subscription = essentials["alertId"].split("/")[2]
     essentials["alertRuleID"] = (
         f"/subscriptions/{subscription}/resourceGroups/bench-rg/providers/"
-        f"microsoft.insights/metricAlerts/bench-{prefix}{first_target}"
+        f"microsoft.insights/metricAlerts/bench-{RUN}-{prefix}{first_target}"
     )
     if targets > 0:
         ids = target_ids(subscription, first_target, targets, pool, prefix)
