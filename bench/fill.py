@@ -289,11 +289,11 @@ def main(argv: list[str] | None = None) -> int:
             for label, sql in sql_steps(args.incidents, args.cis, args.open_percent, args.per_day):
                 t = time.monotonic()
                 for statement in filter(str.strip, sql.split(";")):
-                    conn.execute(statement.replace("%%", "%"))  # type: ignore[arg-type]
+                    conn.execute(statement.replace("%%", "%"))
                 print(f"{label:<20} {time.monotonic() - t:7.1f} s", flush=True)
         t = time.monotonic()
         for table in TABLES:
-            conn.execute(f"VACUUM ANALYZE {table}")  # type: ignore[arg-type]
+            conn.execute(f"VACUUM ANALYZE {table}")
         print(f"{'vacuum analyze':<20} {time.monotonic() - t:7.1f} s")
         counts = {
             t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore

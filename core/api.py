@@ -44,7 +44,7 @@ class EndReadingPaginator(Paginator):
         top = min(bottom + self.per_page, count)
         page_rows = list(rows.reverse()[count - top : count - bottom])
         page_rows.reverse()
-        return self._get_page(page_rows, number, self)
+        return Page(page_rows, number, self)
 
 
 class PageNumberPagination(pagination.PageNumberPagination):

@@ -676,7 +676,7 @@ def maintenance_window_release(*, window_id: int, now: datetime | None = None) -
         lifecycle = lifecycle_of(parsed)
         key = f"{row.connection_id}:{lifecycle.key}" if lifecycle.key else f"alert:{row.pk}"
         groups.setdefault(key, []).append(_Held(row, parsed, lifecycle))
-    opened = []
+    opened: list[Incident] = []
     for key, members in groups.items():
         if not _still_firing(members, ends_at=window.ends_at):
             continue

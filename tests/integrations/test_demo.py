@@ -190,6 +190,7 @@ def test_dev_key_set_is_not_served_without_debug(
 
 def test_prepare_demo_makes_the_storm_rule_once(demo: str, live_server: LiveServer) -> None:
     rule = CorrelationRule.objects.get(name=DEMO_CORRELATION_RULE)
+    assert rule.connection is not None
     assert (rule.match["alert_rules"], rule.connection.slug) == (["test-cpu-storm"], "demo")
     out = io.StringIO()
     call_command("prepare_demo", base_url=live_server.url, stdout=out)
