@@ -422,7 +422,10 @@ def _bind(app: procrastinate.App, spec: _Spec) -> None:
                 )
             raise
         finally:
-            _fresh_connections()
+            # A job runs on one of the engine's threads: its connection is closed after
+            # it, so no thread keeps an idle session (a burst worker's would outlive it).
+            if not db_connection.in_atomic_block:
+                db_connection.close()
         logger.info("job.succeeded name=%s id=%s", spec.name, job_row.id)
 
     task = app.task(name=spec.name, retry=strategy, queue=spec.queue, pass_context=True)(run)
