@@ -47,6 +47,7 @@ _FILE_MODE = 0o600
 _sequence = itertools.count()
 _drainer_lock = threading.Lock()
 _drainer: threading.Thread | None = None
+_drainer_stop = threading.Event()
 
 
 class SpoolFull(Exception):
@@ -278,11 +279,10 @@ def spool_drain(
     return report
 
 
-def _drain_forever(drain: Callable[[], object]) -> None:
+def _drain_forever(drain: Callable[[], object], stop: threading.Event) -> None:
     last = time.monotonic()
-    while True:
-        # Short naps, so a changed interval (or spool folder) is seen within a second.
-        time.sleep(min(1.0, settings.SPOOL_DRAIN_INTERVAL_SECONDS))
+    # Short naps, so a changed interval (or spool folder) is seen within a second.
+    while not stop.wait(min(1.0, settings.SPOOL_DRAIN_INTERVAL_SECONDS)):
         if time.monotonic() - last < settings.SPOOL_DRAIN_INTERVAL_SECONDS:
             continue
         last = time.monotonic()
@@ -302,7 +302,21 @@ def ensure_drainer(*, drain: Callable[[], object]) -> None:
     global _drainer
     with _drainer_lock:
         if _drainer is None or not _drainer.is_alive():
+            _drainer_stop.clear()
             _drainer = threading.Thread(
-                target=_drain_forever, args=(drain,), name="spool-drainer", daemon=True
+                target=_drain_forever,
+                args=(drain, _drainer_stop),
+                name="spool-drainer",
+                daemon=True,
             )
             _drainer.start()
+
+
+def stop_drainer(timeout: float = 10.0) -> None:
+    """Stop this process's background drainer, letting a drain in progress finish."""
+    global _drainer
+    with _drainer_lock:
+        if _drainer is not None:
+            _drainer_stop.set()
+            _drainer.join(timeout)
+            _drainer = None

@@ -11,7 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from incidents import sla
-from integrations import devtokens, jwks, routing, tokens
+from integrations import devtokens, jwks, routing, spool, tokens
 from integrations.correlation import rules_cache_clear
 from integrations.maintenance import windows_cache_clear
 from integrations.models import Connection
@@ -34,6 +34,13 @@ def _block_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(sock, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _no_spool_drainer_outlives_its_test() -> Iterator[None]:
+    """A drainer left running would drain the next test's spool through its own connection."""
+    yield
+    spool.stop_drainer()
 
 
 @pytest.fixture(autouse=True)
