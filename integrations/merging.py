@@ -27,7 +27,7 @@ from incidents.services import (
     TRANSITIONS,
     Actor,
     incident_link_configuration_items,
-    incident_open,
+    incident_new,
     incident_priority_rise,
     incident_resolve,
     incident_unlink_configuration_items,
@@ -39,6 +39,7 @@ from incidents.sla import SLA_READ
 from . import correlation
 from .choices import AZURE_MONITOR_ACTOR, MonitorCondition, ResolveOn
 from .models import Alert, Delivery
+from .opening import incident_open_routed
 from .parsing import AlertParseError, ParsedAlert, parse_alert
 from .summaries import incident_description, incident_title
 
@@ -219,13 +220,33 @@ def _first_message(alert: Alert) -> ParsedAlert | None:
         return None  # stored as received; it parsed then, but the parser may have changed
 
 
-def _title_of(alert: Alert) -> tuple[str, str]:
+def _as_parsed(alert: Alert) -> ParsedAlert:
+    """The alert as its row keeps it (its first message purged): what routing matches on."""
+    return ParsedAlert(
+        alert_id=alert.alert_id,
+        monitor_condition=alert.monitor_condition,
+        alert_rule=alert.alert_rule or None,
+        alert_rule_id=alert.alert_rule_id or None,
+        severity=alert.severity,
+        signal_type=alert.signal_type or None,
+        monitoring_service=alert.monitoring_service or None,
+        target_ids=tuple(alert.target_ids),
+        configuration_items=tuple(alert.configuration_items),
+        origin_alert_id=None,
+        fired_at=alert.fired_at,
+        resolved_at=alert.resolved_at,
+        description=None,
+        alert_context=None,
+        custom_properties=None,
+    )
+
+
+def _title_of(alert: Alert, parsed: ParsedAlert | None) -> tuple[str, str]:
     """The title and description the ingest gave an incident this alert opened.
 
-    From the alert's first delivery; if the delivery log no longer holds it, from the
-    fields the alert row keeps (the rule and its first target).
+    From the alert's first delivery (`parsed`); if the delivery log no longer holds it,
+    from the fields the alert row keeps (the rule and its first target).
     """
-    parsed = _first_message(alert)
     if parsed is not None:
         return incident_title(parsed), incident_description(parsed)
     head = alert.alert_rule or alert.monitoring_service or "Azure Monitor alert"
@@ -322,9 +343,11 @@ def _resolve_if_all_resolved(*, incident: Incident, alerts: Collection[Alert]) -
 def incident_split(*, incident: Incident, alert_pks: Collection[int], actor: Actor) -> SplitResult:
     """Move some of an open incident's alerts to a new incident; return it.
 
-    The new incident takes its title from its first alert (the oldest firing) as the
-    ingest would, its severity and priority from the most severe alert, and the CIs of
-    its alerts; both journals say so (SPLIT) and both counters follow. The CIs only the
+    The new incident opens as the webhook opens one (integrations.opening): its title
+    from its first alert (the oldest firing), routed by the first assignment rule that
+    takes that alert and the CIs of the moved alerts, its SLA clocks started from its
+    priority (the most severe alert's severity) and `incident_opened` emitted. It holds
+    the CIs of its alerts; both journals say so (SPLIT) and both counters follow. The CIs only the
     moved alerts named are unlinked from `incident`. Either incident left holding only
     alerts Azure has resolved is resolved, as the ingest would (`_resolved_by_azure`). Refused
     (ApplicationError, nothing changed): no alert, every alert (nothing would stay),
@@ -358,16 +381,24 @@ def incident_split(*, incident: Incident, alert_pks: Collection[int], actor: Act
         )
     now = timezone.now()
     first = min(chosen, key=lambda a: (a.fired_at or a.created_at, a.pk))
-    title, description = _title_of(first)
+    parsed = _first_message(first)
+    title, description = _title_of(first, parsed)
     cis = _configuration_items(chosen, now)
-    new = incident_open(
+    built, journal = incident_new(
         title=title,
         description=description,
         actor=actor,
         severity=_most_severe(chosen),
         opened_at=first.fired_at or now,
-        configuration_items=cis,
         message=f"Opened by splitting {_plural(len(chosen))} out of {source.number}.",
+    )
+    # As if its first alert had opened it: routing takes the group of that alert's rule.
+    new = incident_open_routed(
+        incident=built,
+        journal=journal,
+        connection_id=first.connection_id,
+        alert=parsed or _as_parsed(first),
+        configuration_items=cis,
     )
     moved = Alert.objects.filter(pk__in=wanted, incident=source).update(
         incident=new, updated_at=now

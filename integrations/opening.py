@@ -5,7 +5,9 @@ its SLA clocks started from its priority (`incidents.sla`, in `incident_new`), h
 alerts (`alert_count`, `last_alert_at`) and is announced (`incident_opened`, for
 notifications). The webhook opens it when a new alert arrives (`services`); a
 maintenance window that held the alert back opens it when the window ends
-(`maintenance`). Both call `incident_open_for_alert`, so neither can forget a step.
+(`maintenance`). Both call `incident_open_for_alert`, so neither can forget a step;
+a split (`merging`) builds its own incident and calls the part that routes, writes and
+announces it (`incident_open_routed`).
 """
 
 from datetime import datetime
@@ -14,7 +16,7 @@ from cmdb.models import ConfigurationItem
 from cmdb.services import ci_unique_by_names, ci_upsert_for_resources
 from core import events
 from core.events import Event
-from incidents.models import Incident
+from incidents.models import Incident, JournalEntry
 from incidents.services import incident_new, incident_save_new
 
 from . import fastpath, routing
@@ -74,6 +76,30 @@ def incident_open_for_alert(
     incident.group_key = group_key
     incident.alert_count = alert_count
     incident.last_alert_at = last_alert_at or incident.opened_at
+    return incident_open_routed(
+        incident=incident,
+        journal=journal,
+        connection_id=connection_id,
+        alert=alert,
+        configuration_items=configuration_items,
+    )
+
+
+def incident_open_routed(
+    *,
+    incident: Incident,
+    journal: JournalEntry,
+    connection_id: int,
+    alert: ParsedAlert,
+    configuration_items: list[ConfigurationItem],
+) -> Incident:
+    """Route, write and announce a new incident built by `incident_new` for Azure's `alert`.
+
+    What every incident of Azure alerts gets, whoever builds it (the ingest, a window's
+    release, a split: integrations.merging): the group of the first assignment rule that
+    takes `alert` and `configuration_items`, its row, links and journal line, and
+    `incident_opened` (in the caller's transaction).
+    """
     # The first matching assignment rule's group, named in the journal: no statement.
     routing.route_new(
         incident=incident,
