@@ -77,8 +77,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--db-pids",
         default="auto",
-        help="PIDs of the database server ('auto': the postmaster of DATABASE_URL's port, "
-        "'' for none)",
+        help="PIDs of the database server ('auto': the postmaster of DATABASE_URL's port and "
+        "its backends of DATABASE_URL's database, '' for none)",
     )
     p.add_argument("--start-gunicorn", action="store_true", help="start and stop gunicorn here")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (--start-gunicorn)")
@@ -176,10 +176,13 @@ def main(argv: list[str] | None = None) -> int:
 
     db = settings.DATABASES["default"]
     database = f"{connection.vendor}:{db.get('NAME')}"
+    db_name = None
     if args.db_pids == "auto":
         db_pids = (
             postgres_pids(int(db.get("PORT") or 5432)) if connection.vendor == "postgresql" else []
         )
+        # Only this database's backends: the server may serve other people's tests.
+        db_name = str(db.get("NAME")) if db_pids else None
     else:
         db_pids = parse_pids(args.db_pids)
 
@@ -231,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                 deadline=deadline,
                 server_pids=server_pids,
                 db_pids=db_pids,
+                db_name=db_name,
                 webhook_path=Connection(slug=BENCH_SLUG).webhook_path,
             )
         finally:
@@ -282,6 +286,7 @@ def run_load(
     deadline: float,
     server_pids: list[int],
     db_pids: list[int],
+    db_name: str | None,
     webhook_path: str,
 ) -> dict[str, Any]:
     """Warm up, then the three phases: /healthz, new alerts, repeats of those alerts."""
@@ -322,6 +327,7 @@ def run_load(
         "deadline": deadline,
         "server_pids": server_pids,
         "db_pids": db_pids,
+        "db_name": db_name,
     }
     print("warm-up ...", flush=True)
     warm = [

@@ -63,6 +63,47 @@ def tree_cpu_seconds(roots: list[int]) -> float:
     return total / CLK_TCK
 
 
+def _own_ticks(pid: int) -> int | None:
+    """utime+stime of a live process, without its reaped children, or None."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def database_cpu_ticks(postmaster: int, database: str) -> dict[int, int]:
+    """Own ticks of a PostgreSQL postmaster and of its backends serving `database`.
+
+    Not the postmaster's tree: on a shared server, the backends of other databases (other
+    people's tests) would count, and so would every one of them that exits, its time
+    moving into the postmaster's reaped-children total. A backend names its database in
+    its command line ("postgres: USER DATABASE HOST(PORT) STATE"); the shared writers
+    (walwriter, checkpointer) are left out.
+    """
+    ticks: dict[int, int] = {}
+    own = _own_ticks(postmaster)
+    if own is not None:
+        ticks[postmaster] = own
+    for pid in child_pids(postmaster):
+        try:
+            words = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").split()
+        except OSError:
+            continue
+        if len(words) >= 3 and words[0] == b"postgres:" and words[2] == database.encode():
+            found = _own_ticks(pid)
+            if found is not None:
+                ticks[pid] = found
+    return ticks
+
+
+def ticks_delta_seconds(before: dict[int, int], after: dict[int, int]) -> float:
+    """CPU seconds between two `database_cpu_ticks` readings (new backends from zero;
+    one that exited in between is lost, which the bench's kept connections avoid)."""
+    return sum(t - before.get(pid, 0) for pid, t in after.items()) / CLK_TCK
+
+
 def machine_cpu_ticks() -> tuple[int, int]:
     """(busy, total) ticks of all CPUs since boot, from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]

@@ -18,7 +18,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from itsmbench.cpu import CLK_TCK, machine_cpu_ticks, self_cpu_seconds, tree_cpu_seconds
+from itsmbench.cpu import (
+    CLK_TCK,
+    database_cpu_ticks,
+    machine_cpu_ticks,
+    self_cpu_seconds,
+    ticks_delta_seconds,
+    tree_cpu_seconds,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +182,13 @@ def run_phase(
     deadline: float,
     server_pids: list[int],
     db_pids: list[int],
+    db_name: str | None = None,
 ) -> PhaseResult:
-    """Send `requests` from `concurrency` threads, each with its own connection."""
+    """Send `requests` from `concurrency` threads, each with its own connection.
+
+    With `db_name` (and one PID, the postmaster), database CPU is that of the backends
+    serving `db_name` only (`database_cpu_ticks`); otherwise that of `db_pids`' trees.
+    """
     result = PhaseResult(name=name, expected_status=expected_status, requests=len(requests))
     lock = threading.Lock()
     next_index = iter(range(len(requests)))
@@ -207,7 +219,9 @@ def run_phase(
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
     server0 = tree_cpu_seconds(server_pids) if server_pids else None
-    db0 = tree_cpu_seconds(db_pids) if db_pids else None
+    per_backend = db_name is not None and len(db_pids) == 1
+    db0 = tree_cpu_seconds(db_pids) if db_pids and not per_backend else None
+    backends0 = database_cpu_ticks(db_pids[0], db_name) if per_backend and db_name else None
     busy0, total0 = machine_cpu_ticks()
     client0 = self_cpu_seconds()
     t0 = time.perf_counter()
@@ -225,6 +239,8 @@ def run_phase(
         result.server_cpu_s = tree_cpu_seconds(server_pids) - server0
     if db0 is not None:
         result.db_cpu_s = tree_cpu_seconds(db_pids) - db0
+    if backends0 is not None and db_name:
+        result.db_cpu_s = ticks_delta_seconds(backends0, database_cpu_ticks(db_pids[0], db_name))
     return result
 
 

@@ -56,7 +56,8 @@ def print_report(results: dict[str, Any]) -> None:
             print(f"{'':<12}statuses {p['statuses']}  first error: {p['sample_error'][:160]}")
     print(
         "(CPU columns: ms per request. srv = gunicorn master + workers, db = postmaster +\n"
-        " backends, cli = this bench, other = the rest of the machine (noise);\n"
+        " the backends of the bench's database ('auto'), cli = this bench, other = the rest\n"
+        " of the machine (noise);\n"
         " CPU busy = share of all CPUs busy during the phase)"
     )
     q = results["queries"]
