@@ -14,7 +14,10 @@ import hashlib
 import hmac
 import http.client
 import json
+import math
 import smtplib
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -92,7 +95,7 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> SendResult:
         response = conn.getresponse()
         response.read(64 * 1024)  # drained, never kept: it may echo the URL's credentials
         code = response.status
-        retry_after = _retry_after(response.getheader("Retry-After"))
+        retry_after = retry_after_seconds(response.getheader("Retry-After"))
     except TimeoutError:
         return SendResult("retry", error="No answer in time.")
     except (OSError, http.client.HTTPException) as exc:
@@ -110,13 +113,30 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> SendResult:
     return SendResult("failed", status_code=code, error=f"Answered {code}; not retried.")
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
+    """The seconds a Retry-After header asks us to wait, or None (absent, unreadable).
+
+    RFC 9110 §10.2.3 allows delay-seconds (`120`) or an HTTP date
+    (`Wed, 21 Oct 2015 07:28:00 GMT`, counted from `now`, our clock). Never negative: a
+    date gone by asks for no wait, so our own backoff applies. The caller bounds both
+    forms alike (notifications.services.retry_delay: at most an hour).
+    """
+    value = (value or "").strip()
     if not value:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
-        return None  # an HTTP date: our own backoff applies
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # asctime or "-0000": no zone given; HTTP dates are GMT
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if math.isnan(seconds):
+        return None
+    return max(seconds, 0.0)
 
 
 def send_email(*, addresses: list[str], message: Message) -> SendResult:
