@@ -38,40 +38,28 @@ from ..models import Connection, MaintenanceWindow
 from .serializers import AlertSerializer
 
 
+def _scope_list(help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=MAX_SCOPE_ITEM_LENGTH),
+        required=False,
+        max_length=MAX_SCOPE_ITEMS,
+        help_text=help_text,
+    )
+
+
 class MaintenanceScopeSerializer(RefuseUnknownFields, serializers.Serializer):
     """Which alerts a window covers; each list empty or absent = anything."""
 
-    subscriptions = serializers.ListField(
-        child=serializers.CharField(max_length=MAX_SCOPE_ITEM_LENGTH),
-        required=False,
-        max_length=MAX_SCOPE_ITEMS,
-        help_text="Subscription IDs of the alert's targets.",
+    subscriptions = _scope_list("Subscription IDs of the alert's targets.")
+    resource_groups = _scope_list("Resource group names of the alert's targets.")
+    resource_ids = _scope_list(
+        "Azure resource IDs: a target is covered when it is one of them or under "
+        "one (a resource group's ID covers its resources)."
     )
-    resource_groups = serializers.ListField(
-        child=serializers.CharField(max_length=MAX_SCOPE_ITEM_LENGTH),
-        required=False,
-        max_length=MAX_SCOPE_ITEMS,
-        help_text="Resource group names of the alert's targets.",
+    configuration_items = _scope_list(
+        "CI names: a target's name, or a name in Azure's configurationItems."
     )
-    resource_ids = serializers.ListField(
-        child=serializers.CharField(max_length=MAX_SCOPE_ITEM_LENGTH),
-        required=False,
-        max_length=MAX_SCOPE_ITEMS,
-        help_text="Azure resource IDs: a target is covered when it is one of them or under "
-        "one (a resource group's ID covers its resources).",
-    )
-    configuration_items = serializers.ListField(
-        child=serializers.CharField(max_length=MAX_SCOPE_ITEM_LENGTH),
-        required=False,
-        max_length=MAX_SCOPE_ITEMS,
-        help_text="CI names: a target's name, or a name in Azure's configurationItems.",
-    )
-    alert_rules = serializers.ListField(
-        child=serializers.CharField(max_length=MAX_SCOPE_ITEM_LENGTH),
-        required=False,
-        max_length=MAX_SCOPE_ITEMS,
-        help_text="Alert rule names.",
-    )
+    alert_rules = _scope_list("Alert rule names.")
 
     class Meta:
         ref_name = "MaintenanceScope"
