@@ -79,3 +79,27 @@ def test_assignment_rules_are_read_only_for_the_roles(
     assert page.status_code == 200
     assert "Severities" in page.content.decode()
     assert viewer_client.get(ADD).status_code == 403
+
+
+def test_assignment_rule_console_edits_and_deletes_through_the_services(
+    superuser_client: Client,
+) -> None:
+    group = _group(name="Storage")
+    rule = AssignmentRule.objects.create(
+        name="storage team", assignment_group=group, match={"ci_classes": ["vm"]}
+    )
+    change = f"/admin/integrations/assignmentrule/{rule.pk}/change/"
+    page = superuser_client.get(change)
+    assert ">\nvm</textarea>" in page.content.decode()  # the stored match fills the form
+
+    response = superuser_client.post(change, _form(group.pk, name="  storage  "))
+    assert response.status_code == 302, response.content
+    rule.refresh_from_db()
+    assert rule.name == "storage"  # the service's check cleaned it
+    assert rule.match["ci_classes"] == []
+
+    superuser_client.post(
+        "/admin/integrations/assignmentrule/",
+        {"action": "delete_selected", "_selected_action": [rule.pk], "post": "yes"},
+    )
+    assert not AssignmentRule.objects.exists()
