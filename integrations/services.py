@@ -797,7 +797,7 @@ def _delivery_of_known(*, delivery: Delivery, row: Alert, outcome: Outcome) -> N
     delivery.outcome = DeliveryOutcome(outcome.value)
     delivery.status_code = OUTCOME_STATUS[outcome]
     delivery.alert = row
-    delivery.save(force_insert=True)
+    fastpath.delivery_insert(delivery=delivery)
 
 
 def _alert_find(connection: Connection, alert_id: str, *, lock: bool) -> Alert | None:

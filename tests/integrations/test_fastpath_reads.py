@@ -1,0 +1,98 @@
+"""The hot path's single statements: a known alert's delivery, and rows read back.
+
+`fastpath.delivery_insert` writes what `Delivery.save(force_insert=True)` writes, and
+`fastpath._from_db` converts as the ORM converts (its plan is cached per connection).
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
+
+from integrations import fastpath
+from integrations.models import Alert, Connection, Delivery
+from tests.helpers import STATIC, with_essentials
+
+FROZEN = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def _delivery_rows() -> list[dict[str, Any]]:
+    """The deliveries of the known alert, without their ids."""
+    rows = []
+    for row in Delivery.objects.exclude(outcome="created").order_by("pk").values():
+        row.pop("id")
+        rows.append({k: bytes(v) if isinstance(v, memoryview) else v for k, v in row.items()})
+    return rows
+
+
+def _orm_insert(*, delivery: Delivery) -> Delivery:
+    delivery.save(force_insert=True)
+    return delivery
+
+
+def _no_orm_save(*args: Any, **kwargs: Any) -> None:
+    raise AssertionError("the ORM wrote the delivery")
+
+
+@pytest.mark.django_db
+def test_delivery_insert_writes_what_the_orm_writes(
+    connection: Connection, post_alert: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload = with_essentials(STATIC, alertId="known")
+    assert post_alert(payload).status_code == 201
+    monkeypatch.setattr("django.utils.timezone.now", lambda: FROZEN)
+    real_insert = fastpath.delivery_insert
+    rows = []
+    for by_hand in (False, True):
+        if by_hand:  # the statement built here, not the ORM's compiled one
+            monkeypatch.setattr(fastpath, "delivery_insert", real_insert)
+            monkeypatch.setattr(Delivery, "save", _no_orm_save)
+        else:
+            monkeypatch.setattr(fastpath, "delivery_insert", _orm_insert)
+        with CaptureQueriesContext(db) as captured:
+            response = post_alert(payload)
+        assert response.json()["status"] == "duplicate"
+        rows.append(_delivery_rows())
+        Delivery.objects.exclude(outcome="created").delete()
+        inserts = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("INSERT")]
+        assert len(inserts) == 1
+
+    assert rows[0] == rows[1]
+    assert rows[0][0]["outcome"] == "duplicate"
+    assert rows[0][0]["alert_id"] == Alert.objects.get().pk
+
+
+@pytest.mark.django_db
+def test_delivery_insert_sets_the_id_of_the_row_it_wrote(connection: Connection) -> None:
+    delivery = Delivery(
+        connection=connection,
+        received_at=FROZEN,
+        body=b"{}",
+        outcome="ignored",
+        status_code=200,
+    )
+    fastpath.delivery_insert(delivery=delivery)
+
+    assert delivery.pk is not None
+    assert not delivery._state.adding
+    stored = Delivery.objects.get(pk=delivery.pk)
+    assert (stored.outcome, stored.received_at, bytes(stored.body)) == ("ignored", FROZEN, b"{}")
+
+
+@pytest.mark.django_db
+def test_alert_get_reads_the_values_the_orm_reads(connection: Connection, post_alert: Any) -> None:
+    payload = with_essentials(STATIC, alertId="read-back")
+    assert post_alert(payload).status_code == 201
+
+    for _ in range(2):  # the second read takes the cached plan
+        row = fastpath.alert_get(connection=connection, alert_id="read-back", lock=False)
+        orm = Alert.objects.select_related("incident").get(alert_id="read-back")
+        assert row is not None
+        assert row.incident is not None
+        for name in fastpath.ALERT_READ:
+            field = Alert._meta.get_field(name)
+            assert getattr(row, field.attname) == getattr(orm, field.attname), name
+        for name in fastpath.INCIDENT_READ:
+            assert getattr(row.incident, name) == getattr(orm.incident, name), name
