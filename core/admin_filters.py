@@ -1,8 +1,11 @@
 """List filters the console's pages share."""
 
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -29,3 +32,34 @@ class WithinFilter(admin.SimpleListFilter):
         if window is None:
             return queryset
         return queryset.filter(**{f"{self.field}__gte": timezone.now() - window[1]})
+
+
+class DefaultedFilter(admin.SimpleListFilter):
+    """A filter that applies `default` while the address names no value (what the page's
+    users need first), with `ALL` for every row; a value it does not know is a 400."""
+
+    default: str
+    ALL = "all"
+
+    # Any: the stubs' item type (_ListFilterChoices) is private to them.
+    def choices(self, changelist: Any) -> Iterator[Any]:
+        current = self.value() or self.default
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": current == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value() or self.default
+        if value == self.ALL:
+            return queryset
+        filtered = self.filter_by(queryset, value)
+        if filtered is None:
+            raise IncorrectLookupParameters(f"Unknown {self.title} {value!r}.")
+        return filtered
+
+    def filter_by(self, queryset: QuerySet, value: str) -> QuerySet | None:
+        """The rows of `value` (never `ALL`), or None when the filter has no such value."""
+        raise NotImplementedError

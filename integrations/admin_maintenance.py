@@ -5,19 +5,18 @@ permissions); saving goes through the services of integrations.maintenance, with
 same rules as the API (the form checks them first, to show them on the fields).
 """
 
-from collections.abc import Iterator
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from core.admin_filters import DefaultedFilter
 from core.exceptions import ApplicationError
 
 from .maintenance import (
@@ -115,13 +114,13 @@ class MaintenanceWindowForm(forms.ModelForm):
         return cleaned
 
 
-class WindowStatusFilter(admin.SimpleListFilter):
+class WindowStatusFilter(DefaultedFilter):
     """Active and coming windows unless asked otherwise: what an operator plans around."""
 
     title = "status"
     parameter_name = "status"
     CURRENT = "current"
-    ALL = "all"
+    default = CURRENT
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
         return [
@@ -130,25 +129,12 @@ class WindowStatusFilter(admin.SimpleListFilter):
             (self.ALL, "All"),
         ]
 
-    # Any: the stubs' item type (_ListFilterChoices) is private to them.
-    def choices(self, changelist: Any) -> Iterator[Any]:
-        current = self.value() or self.CURRENT
-        for value, label in self.lookup_choices:
-            yield {
-                "selected": current == value,
-                "query_string": changelist.get_query_string({self.parameter_name: value}),
-                "display": label,
-            }
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        value = self.value() or self.CURRENT
-        if value == self.ALL:
-            return queryset
+    def filter_by(self, queryset: QuerySet, value: str) -> QuerySet | None:
         if value == self.CURRENT:
             return queryset.filter(window_status_q(["active", "coming"]))
         if value in WINDOW_STATUSES:
             return queryset.filter(window_status_q([value]))
-        raise IncorrectLookupParameters(f"Unknown status {value!r}.")
+        return None
 
 
 def _alerts_url(window: MaintenanceWindow, **params: object) -> str:

@@ -1,8 +1,6 @@
 """The incident list's filters: open by default, alert rule and service, the dashboard's links."""
 
-from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -11,19 +9,19 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from cmdb.models import ConfigurationItem
-from core.admin_filters import WithinFilter
+from core.admin_filters import DefaultedFilter, WithinFilter
 
 from ..choices import OPEN_STATES, IncidentState
 from ..selectors import alert_values_in_use, incident_list_with_alert
 
 
-class StateFilter(admin.SimpleListFilter):
+class StateFilter(DefaultedFilter):
     """Open incidents unless asked otherwise: what an operator needs first."""
 
     title = "state"
     parameter_name = "state"
     OPEN = "open"
-    ALL = "all"
+    default = OPEN
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
         return [
@@ -32,25 +30,12 @@ class StateFilter(admin.SimpleListFilter):
             (self.ALL, "All"),
         ]
 
-    # Any: the stubs' item type (_ListFilterChoices) is private to them.
-    def choices(self, changelist: Any) -> Iterator[Any]:
-        current = self.value() or self.OPEN
-        for value, label in self.lookup_choices:
-            yield {
-                "selected": current == value,
-                "query_string": changelist.get_query_string({self.parameter_name: value}),
-                "display": label,
-            }
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        value = self.value() or self.OPEN
+    def filter_by(self, queryset: QuerySet, value: str) -> QuerySet | None:
         if value == self.OPEN:
             return queryset.filter(state__in=OPEN_STATES)
-        if value == self.ALL:
-            return queryset
         if value in IncidentState.values:
             return queryset.filter(state=value)
-        raise IncorrectLookupParameters(f"Unknown state {value!r}.")
+        return None
 
 
 class AssigneeFilter(admin.SimpleListFilter):
