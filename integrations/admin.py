@@ -30,6 +30,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from core.admin_filters import WithinFilter
+from core.admin_pages import ChangeFormContextAdmin
 from core.display import datetime_display
 from core.exceptions import ApplicationError
 from core.paginator import EstimatedCountPaginator
@@ -346,7 +347,7 @@ class ReceivedFilter(WithinFilter):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ChangeFormContextAdmin):
     change_form_template = "admin/integrations/delivery/change_form.html"
     list_display = [
         "received_at",
@@ -470,20 +471,13 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     # --- replay ---
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Delivery | None = None,
-    ) -> HttpResponse:
+    def change_form_context(self, request: HttpRequest, obj: Delivery | None) -> dict[str, Any]:
+        context = super().change_form_context(request, obj)
         if obj is not None and self.has_replay_permission(request):
             context["replay_url"] = reverse(
                 "admin:integrations_delivery_replay", args=[quote(obj.pk)]
             )
-        return super().render_change_form(request, context, add, change, form_url, obj)
+        return context
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -567,15 +561,8 @@ class IncidentAdmin(IncidentMergeSplitMixin, incidents_admin.IncidentAdmin):
     def badges(self, obj: Incident) -> list[Badge]:
         return incident_badges(obj, list(obj.alerts.all()))  # prefetched by get_queryset
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Incident | None = None,
-    ) -> HttpResponse:
+    def change_form_context(self, request: HttpRequest, obj: Incident | None) -> dict[str, Any]:
+        context = super().change_form_context(request, obj)
         if obj is not None and obj.pk is not None:
             context["alerts"] = alert_list_for_incident(incident=obj)
-        return super().render_change_form(request, context, add, change, form_url, obj)
+        return context

@@ -199,15 +199,8 @@ class IncidentMergeSplitMixin(_Base):
             request, incident, form, title="Split alerts out into a new incident", verb="Split"
         )
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Incident | None = None,
-    ) -> HttpResponse:
+    def change_form_context(self, request: HttpRequest, obj: Incident | None) -> dict[str, Any]:
+        context = super().change_form_context(request, obj)
         if obj is not None and obj.pk is not None:
             context["restructure_links"] = self.restructure_links(request, obj)
-        return super().render_change_form(request, context, add, change, form_url, obj)
+        return context

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 
 from core.display import datetime_display
 from core.exceptions import ApplicationError
@@ -194,18 +194,11 @@ if admin.site.is_registered(Incident):
 class IncidentAdmin(_IncidentBase):
     change_form_template = "admin/notifications/incident/change_form.html"
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Incident | None = None,
-    ) -> HttpResponse:
+    def change_form_context(self, request: HttpRequest, obj: Incident | None) -> dict[str, Any]:
+        context = super().change_form_context(request, obj)
         context["notifications_parent_template"] = _PARENT_TEMPLATE
         if obj is not None and obj.pk is not None:
             context["notification_attempts"] = list(
                 notification_attempts_for(incident_id=obj.pk)[:100]
             )
-        return super().render_change_form(request, context, add, change, form_url, obj)
+        return context

@@ -10,12 +10,13 @@ from urllib.parse import urlencode
 from django.contrib import admin
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from cmdb.admin import ConfigurationItemAdmin as CmdbConfigurationItemAdmin
 from cmdb.models import ConfigurationItem
+from core.admin_pages import ChangeFormContextAdmin
 
 from ..choices import OPEN_STATES
 from ..models import IncidentConfigurationItem
@@ -49,7 +50,7 @@ if admin.site.is_registered(ConfigurationItem):
 
 
 @admin.register(ConfigurationItem)
-class ConfigurationItemAdmin(CmdbConfigurationItemAdmin):
+class ConfigurationItemAdmin(ChangeFormContextAdmin, CmdbConfigurationItemAdmin):
     change_form_template = "admin/cmdb/configurationitem/change_form.html"
     list_display = [*CmdbConfigurationItemAdmin.list_display, "open_incidents"]
 
@@ -66,15 +67,10 @@ class ConfigurationItemAdmin(CmdbConfigurationItemAdmin):
         url = reverse("admin:incidents_incident_changelist") + "?" + urlencode({"ci": obj.pk})
         return format_html('<a href="{}">{}</a>', url, count)
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: ConfigurationItem | None = None,
-    ) -> HttpResponse:
+    def change_form_context(
+        self, request: HttpRequest, obj: ConfigurationItem | None
+    ) -> dict[str, Any]:
+        context = super().change_form_context(request, obj)
         if (
             obj is not None
             and obj.pk is not None
@@ -89,4 +85,4 @@ class ConfigurationItemAdmin(CmdbConfigurationItemAdmin):
                 past_incident_count=past.count(),
                 all_incidents_url=changelist + "?" + urlencode({"ci": obj.pk, "state": "all"}),
             )
-        return super().render_change_form(request, context, add, change, form_url, obj)
+        return context

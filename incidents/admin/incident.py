@@ -23,6 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import smart_split, unescape_string_literal
 from django.utils.timesince import timesince
 
+from core.admin_pages import ChangeFormContextAdmin
 from core.display import datetime_display
 from core.exceptions import ApplicationError
 from core.paginator import EstimatedCountPaginator
@@ -97,7 +98,7 @@ def _ago(value: Any) -> str:
 
 
 @admin.register(Incident)
-class IncidentAdmin(IncidentSlaMixin, admin.ModelAdmin):
+class IncidentAdmin(IncidentSlaMixin, ChangeFormContextAdmin):
     form = IncidentChangeForm
     change_form_template = "admin/incidents/incident/change_form.html"
     # Two facts share a cell where they are read together (state and Azure's condition,
@@ -340,15 +341,8 @@ class IncidentAdmin(IncidentSlaMixin, admin.ModelAdmin):
         except ApplicationError as exc:
             self.message_user(request, exc.message, messages.ERROR)
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict[str, Any],
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Incident | None = None,
-    ) -> HttpResponse:
+    def change_form_context(self, request: HttpRequest, obj: Incident | None) -> dict[str, Any]:
+        context = super().change_form_context(request, obj)
         if obj is not None and obj.pk is not None:
             can_act = self.has_change_permission(request, obj)
             context.update(
@@ -359,7 +353,7 @@ class IncidentAdmin(IncidentSlaMixin, admin.ModelAdmin):
                 ci_links=incident_configuration_items(incident=obj),
                 badges=self.badges(obj),
             )
-        return super().render_change_form(request, context, add, change, form_url, obj)
+        return context
 
     def _buttons(self, request: HttpRequest, incident: Incident) -> list[dict[str, Any]]:
         buttons = []
