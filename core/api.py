@@ -4,6 +4,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Page, Paginator
 from django.db import InterfaceError, OperationalError
 from django.db.models import F, QuerySet
@@ -55,6 +56,14 @@ class PageNumberPagination(pagination.PageNumberPagination):
     django_paginator_class = EndReadingPaginator
 
 
+def _nullable(queryset: QuerySet, name: str) -> bool:
+    """Whether the model's field `name` may hold NULL (an unknown name: assume it may)."""
+    try:
+        return bool(queryset.model._meta.get_field(name).null)
+    except FieldDoesNotExist:
+        return True
+
+
 class OrderingFilter(filters.OrderingFilter):
     """`?ordering=-priority,opened_at` over the view's `ordering_fields`; ties broken by id.
 
@@ -67,13 +76,19 @@ class OrderingFilter(filters.OrderingFilter):
         if not ordering:
             return queryset
         # Empty values sort last either way, on PostgreSQL and SQLite alike (their
-        # defaults differ).
-        terms = [
-            F(term[1:]).desc(nulls_last=True)
-            if term.startswith("-")
-            else F(term).asc(nulls_last=True)
-            for term in ordering
-        ]
+        # defaults differ). Only a nullable field says NULLS LAST: on a NOT NULL one it
+        # changes nothing but keeps PostgreSQL from reading its index backwards
+        # (`-opened_at` sorted a million incidents, 2.5 s, instead of reading 50).
+        terms = []
+        for term in ordering:
+            name = term.lstrip("-")
+            nulls_last = True if _nullable(queryset, name) else None
+            column = F(name)
+            terms.append(
+                column.desc(nulls_last=nulls_last)
+                if term.startswith("-")
+                else column.asc(nulls_last=nulls_last)
+            )
         return queryset.order_by(*terms, "pk")
 
     def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
