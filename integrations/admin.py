@@ -44,6 +44,7 @@ from . import (
     admin_maintenance,  # noqa: F401 - registers the maintenance windows' admin
     admin_routing,  # noqa: F401 - registers the assignment rules' admin
 )
+from .admin_list_filters import AlertMonitoringServiceFilter, AlertSeverityFilter, StatusCodeFilter
 from .admin_merging import IncidentMergeSplitMixin
 from .badges import alert_list_for_badges, incident_badges
 from .choices import DeliveryOutcome
@@ -260,8 +261,8 @@ class AlertAdmin(admin.ModelAdmin):
     list_filter = [
         "monitor_condition",
         HeldFilter,
-        "monitoring_service",
-        "severity",
+        AlertMonitoringServiceFilter,
+        AlertSeverityFilter,
         "connection",
     ]
     search_fields = ["alert_id", "alert_rule", "tracking_id"]
@@ -358,7 +359,7 @@ class DeliveryAdmin(ChangeFormContextAdmin):
         "short_error",
         "alert_link",
     ]
-    list_filter = [ResultFilter, "outcome", ReceivedFilter, "connection", "status_code"]
+    list_filter = [ResultFilter, "outcome", ReceivedFilter, "connection", StatusCodeFilter]
     search_fields = ["reported_alert_id", "caller_app_id", "error"]
     search_help_text = "Alert ID, caller app ID or error text."
     list_select_related = ["connection", "alert__incident", "alert__maintenance_window"]
@@ -366,7 +367,8 @@ class DeliveryAdmin(ChangeFormContextAdmin):
     # the whole table beside a filtered one (core.paginator).
     paginator = EstimatedCountPaginator
     show_full_result_count = False
-    date_hierarchy = "received_at"
+    # No date drill-down: its SELECT DISTINCT of days read every delivery (0.56 s at
+    # 100,000 incidents); the "received" filter narrows by date from the index.
     show_facets = admin.ShowFacets.NEVER
     actions = ["replay_selected"]
     fieldsets = [
