@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
 
-from .admin_rules import RuleAdmin, RuleForm, match_field
+from .admin_rules import RULE_COLUMNS, RuleAdmin, RuleForm, match_field
 from .choices import GroupBy
 from .correlation_rules import MATCH_KEYS, RULES
 from .models import CorrelationRule
@@ -63,17 +63,7 @@ class CorrelationRuleForm(RuleForm):
 @admin.register(CorrelationRule)
 class CorrelationRuleAdmin(RuleAdmin):
     form = CorrelationRuleForm
-    rules = RULES
-    match_keys = MATCH_KEYS
-    list_display = [
-        "position",
-        "name",
-        "enabled",
-        "connection_name",
-        "match_summary",
-        "group_by_summary",
-        "window",
-    ]
+    list_display = [*RULE_COLUMNS, "group_by_summary", "window"]
     list_filter = ["enabled", "resolve_on", "connection"]
     search_fields = ["name"]
     list_select_related = ["connection"]

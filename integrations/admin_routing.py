@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from .admin_rules import LINES_HELP, RuleAdmin, RuleForm, lines_field, match_field
+from .admin_rules import LINES_HELP, RULE_COLUMNS, RuleAdmin, RuleForm, lines_field, match_field
 from .assignment_rules import RULES
 from .models import AssignmentRule, Delivery
 from .routing import MATCH_KEYS, rule_test
@@ -109,16 +109,7 @@ class AssignmentRuleForm(RuleForm):
 @admin.register(AssignmentRule)
 class AssignmentRuleAdmin(RuleAdmin):
     form = AssignmentRuleForm
-    rules = RULES
-    match_keys = MATCH_KEYS
-    list_display = [
-        "position",
-        "name",
-        "enabled",
-        "connection_name",
-        "match_summary",
-        "assignment_group",
-    ]
+    list_display = [*RULE_COLUMNS, "assignment_group"]
     list_filter = ["enabled", "assignment_group", "connection"]
     search_fields = ["name", "assignment_group__name"]
     list_select_related = ["connection", "assignment_group"]

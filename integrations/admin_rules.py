@@ -105,6 +105,10 @@ class RuleForm(forms.ModelForm):
         return problems
 
 
+# The list's first columns, every kind's.
+RULE_COLUMNS = ["position", "name", "enabled", "connection_name", "match_summary"]
+
+
 def _summary(values: object) -> str:
     return ", ".join(str(v) for v in values) if isinstance(values, list) else ""
 
@@ -113,11 +117,18 @@ class RuleAdmin(admin.ModelAdmin):
     """A kind of rule in the console; the roles (no change permission) see it read-only,
     with `readonly_fieldsets`, whose summaries stand for the form's per-key fields."""
 
-    rules: ClassVar[RuleService[Any]]
-    match_keys: ClassVar[Sequence[str]]
+    form: type[RuleForm]  # whose service and `match` keys the page uses
     readonly_fieldsets: ClassVar[list[Any]]
     list_display_links = ["name"]
     ordering = ["position", "pk"]
+
+    @property
+    def rules(self) -> RuleService[Any]:
+        return self.form.rules
+
+    @property
+    def match_keys(self) -> Sequence[str]:
+        return self.form.match_keys
 
     def get_fieldsets(self, request: HttpRequest, obj: Model | None = None) -> Any:
         if obj is None or self.has_change_permission(request, obj):
