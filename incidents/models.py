@@ -214,6 +214,13 @@ class Incident(TimeStampedModel):
                 condition=models.Q(state__in=OPEN_STATES),
                 name="incidents_open_priority",
             ),
+            # The open incident waiting longest (the dashboard): by opened_at alone, the
+            # open ones are the newest, read after every older one (1.7 s at a million).
+            models.Index(
+                fields=["opened_at", "id"],
+                condition=models.Q(state__in=OPEN_STATES),
+                name="incidents_open_opened",
+            ),
             # "Resolved in the last 24 hours" (the console's filter and the dashboard).
             models.Index(
                 fields=["resolved_at"],

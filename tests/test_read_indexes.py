@@ -21,6 +21,7 @@ BTREE_INDEXES = {
     "cmdb_ci_name_id",
     "incidents_priority_opened",
     "incidents_open_priority",
+    "incidents_open_opened",
     "incidents_resolved_at",
     "integrations_alert_alert_id",
 }
