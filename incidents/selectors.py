@@ -167,10 +167,15 @@ def alert_values_in_use(*, since: datetime, limit: int) -> dict[str, list[str]]:
     alerts, in alphabetical order. One query for both fields, over the recent alerts only
     (`created_at` is indexed), and bounded.
     """
+    # Read from the alerts alone: joined to their incidents, the 30 days of a million
+    # incidents cost 30,000 probes of the incidents' primary key (0.1-0.2 s a page).
+    fields = [field.removeprefix("alerts__") for field in ALERT_VALUE_FIELDS]
     rows = (
-        Incident.objects.filter(alerts__created_at__gte=since)
-        .values_list(*ALERT_VALUE_FIELDS)
-        .annotate(uses=Count("alerts"))
+        _alerts()
+        .filter(created_at__gte=since, incident__isnull=False)
+        .order_by()
+        .values_list(*fields)
+        .annotate(uses=Count("pk"))
         .order_by("-uses")[: limit * 10]
     )
     uses: dict[str, Counter[str]] = {field: Counter() for field in ALERT_VALUE_FIELDS}
