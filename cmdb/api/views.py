@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from core.api import OrderingFilter
 from core.permissions import ModelPermissions
+from core.viewsets import ServiceViewSet
 
 from ..filtersets import ConfigurationItemFilterSet
 from ..models import ConfigurationItem
@@ -29,9 +30,7 @@ from .serializers import (
     list=extend_schema(summary="List configuration items (filters, ordering, pages)"),
     retrieve=extend_schema(summary="Get one configuration item"),
 )
-class ConfigurationItemViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class ConfigurationItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
     """Configuration items (Azure resources, or items entered by hand), by name."""
 
     serializer_class = ConfigurationItemSerializer
@@ -47,35 +46,26 @@ class ConfigurationItemViewSet(
         """The configuration items listed; a subclass adds what another app knows of them."""
         return configuration_item_list()
 
-    def _answer(self, ci: ConfigurationItem, code: int = status.HTTP_200_OK) -> Response:
-        """Answer with the CI as the list shows it (through `get_queryset`)."""
-        fresh = self.get_queryset().get(pk=ci.pk)
-        return Response(self.get_serializer_class()(fresh).data, status=code)
-
     @extend_schema(
         request=ConfigurationItemCreateSerializer, responses={201: ConfigurationItemSerializer}
     )
     def create(self, request: Request) -> Response:
         """Create a configuration item; an Azure resource ID fills in what it can say."""
-        serializer = ConfigurationItemCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        ci = ci_create(**serializer.validated_data)
-        return self._answer(ci, status.HTTP_201_CREATED)
+        ci = ci_create(**self.validated(ConfigurationItemCreateSerializer))
+        return self.answer(ci, status.HTTP_201_CREATED)
 
     @extend_schema(
         request=ConfigurationItemUpdateSerializer, responses={200: ConfigurationItemSerializer}
     )
     def update(self, request: Request, pk: str) -> Response:
         """Replace name, class, subscription and resource group (not the resource ID)."""
-        serializer = ConfigurationItemUpdateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return self._answer(ci_update(ci=self.get_object(), **serializer.validated_data))
+        values = self.validated(ConfigurationItemUpdateSerializer)
+        return self.answer(ci_update(ci=self.get_object(), **values))
 
     @extend_schema(
         request=ConfigurationItemUpdateSerializer, responses={200: ConfigurationItemSerializer}
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         """Change some of name, class, subscription and resource group."""
-        serializer = ConfigurationItemUpdateSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        return self._answer(ci_update(ci=self.get_object(), **serializer.validated_data))
+        values = self.validated(ConfigurationItemUpdateSerializer, partial=True)
+        return self.answer(ci_update(ci=self.get_object(), **values))

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from core.api import OrderingFilter, RefuseUnknownFields, SlugRelatedField
 from core.permissions import IsStaff, ModelPermissions
+from core.viewsets import ServiceViewSet
 
 from ..models import Connection
 from ..rules import RuleService
@@ -89,7 +90,7 @@ def rule_schema(
     return decorate
 
 
-class RuleViewSet(viewsets.ModelViewSet):
+class RuleViewSet(ServiceViewSet, viewsets.ModelViewSet):
     """Rules of one kind, tried by position (the first match wins), for staff."""
 
     rules: ClassVar[RuleService[Any]]
@@ -102,28 +103,20 @@ class RuleViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[Any]:
         return self.rules.list()
 
-    def _answer(self, rule: Model, code: int = status.HTTP_200_OK) -> Response:
-        fresh = self.rules.list().get(pk=rule.pk)
-        return Response(self.get_serializer_class()(fresh).data, status=code)
-
-    def _validated(self, request: Request, rule: Model | None, partial: bool) -> Any:
-        serializer = self.write_serializer_class(
-            data=request.data, partial=partial, context={"rule": rule}
-        )
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+    def _validated(self, rule: Model | None, partial: bool) -> Any:
+        return self.validated(self.write_serializer_class, partial=partial, context={"rule": rule})
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Create a rule; fields left out take their defaults."""
-        rule = self.rules.create(values=self._validated(request, None, partial=False))
-        return self._answer(rule, status.HTTP_201_CREATED)
+        rule = self.rules.create(values=self._validated(None, partial=False))
+        return self.answer(rule, status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Replace a rule (PUT: fields left out take their defaults) or change some (PATCH)."""
         rule = self.get_object()
         partial = bool(kwargs.get("partial"))
-        values = self._validated(request, rule, partial=partial)
-        return self._answer(self.rules.update(rule=rule, values=values))
+        values = self._validated(rule, partial=partial)
+        return self.answer(self.rules.update(rule=rule, values=values))
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Change some of a rule's fields; the result is checked whole."""

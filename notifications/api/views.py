@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, permissions, status, viewsets
+from rest_framework import mixins, permissions, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.permissions import IsStaff, ModelPermissions
+from core.viewsets import ServiceViewSet
 from incidents.models import Incident, incident_pk_from_number
 
 from ..models import NotificationAttempt, NotificationChannel, NotificationRule
@@ -45,9 +46,7 @@ _CHANGE_CHANNEL = [
 ]
 
 
-class NotificationChannelViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class NotificationChannelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
     """Where notifications go (staff). Targets and secrets are write-only."""
 
     serializer_class = NotificationChannelSerializer
@@ -66,9 +65,7 @@ class NotificationChannelViewSet(
     )
     def create(self, request: Request) -> Response:
         """Create a channel (email, teams, slack, webhook)."""
-        serializer = NotificationChannelCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        channel = notification_channel_create(**serializer.validated_data)
+        channel = notification_channel_create(**self.validated(NotificationChannelCreateSerializer))
         return self._answer(channel, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -76,12 +73,8 @@ class NotificationChannelViewSet(
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         """Change a channel's name, target, secret or enabled flag; fields left out stay."""
-        serializer = NotificationChannelUpdateSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        channel = notification_channel_update(
-            channel=self.get_object(), **serializer.validated_data
-        )
-        return self._answer(channel)
+        values = self.validated(NotificationChannelUpdateSerializer, partial=True)
+        return self._answer(notification_channel_update(channel=self.get_object(), **values))
 
     def destroy(self, request: Request, pk: str) -> Response:
         """Delete a channel and its rules (attempts made stay on their incidents)."""
@@ -96,9 +89,7 @@ class NotificationChannelViewSet(
         return Response(NotificationAttemptSerializer(attempt).data)
 
 
-class NotificationRuleViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class NotificationRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
     """Which events of which incidents go to which channel (staff)."""
 
     serializer_class = NotificationRuleSerializer
@@ -108,29 +99,21 @@ class NotificationRuleViewSet(
     def get_queryset(self) -> QuerySet[NotificationRule]:
         return notification_rule_list()
 
-    def _answer(self, rule: NotificationRule, code: int = status.HTTP_200_OK) -> Response:
-        fresh = notification_rule_list().get(pk=rule.pk)
-        return Response(NotificationRuleSerializer(fresh).data, status=code)
-
     @extend_schema(
         request=NotificationRuleWriteSerializer, responses={201: NotificationRuleSerializer}
     )
     def create(self, request: Request) -> Response:
         """Create a rule."""
-        serializer = NotificationRuleWriteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        rule = notification_rule_create(**serializer.validated_data)
-        return self._answer(rule, status.HTTP_201_CREATED)
+        rule = notification_rule_create(**self.validated(NotificationRuleWriteSerializer))
+        return self.answer(rule, status.HTTP_201_CREATED)
 
     @extend_schema(
         request=NotificationRuleWriteSerializer, responses={200: NotificationRuleSerializer}
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         """Change a rule; fields left out stay."""
-        serializer = NotificationRuleWriteSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        rule = notification_rule_update(rule=self.get_object(), **serializer.validated_data)
-        return self._answer(rule)
+        values = self.validated(NotificationRuleWriteSerializer, partial=True)
+        return self.answer(notification_rule_update(rule=self.get_object(), **values))
 
     def destroy(self, request: Request, pk: str) -> Response:
         """Delete a rule."""
