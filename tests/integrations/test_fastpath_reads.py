@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from integrations import fastpath
 from integrations.models import Alert, Connection, Delivery
-from tests.helpers import STATIC, with_essentials
+from tests.helpers import STATIC, is_postgres, with_essentials
 
 FROZEN = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -96,3 +96,24 @@ def test_alert_get_reads_the_values_the_orm_reads(connection: Connection, post_a
             assert getattr(row, field.attname) == getattr(orm, field.attname), name
         for name in fastpath.INCIDENT_READ:
             assert getattr(row.incident, name) == getattr(orm.incident, name), name
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(not is_postgres(), reason="prepared statements are PostgreSQL's")
+def test_fastpath_statements_are_prepared_once_per_connection(
+    connection: Connection, post_alert: Any
+) -> None:
+    payload = with_essentials(STATIC, alertId="prepared")
+    assert post_alert(payload).status_code == 201
+    assert post_alert(payload).json()["status"] == "duplicate"
+
+    with db.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    # The lookup, the combined INSERTs and the repeat's delivery: each prepared once.
+    assert any('FROM "integrations_alert" a LEFT JOIN' in s for s in prepared)
+    assert any(s.startswith('INSERT INTO "integrations_delivery"') for s in prepared)
+    assert len(prepared) == len(set(prepared))
+    # The ORM's statements are not prepared: psycopg prepares only inside fastpath.
+    assert db.connection.prepare_threshold is None
+    assert not any("integrations_connection" in s for s in prepared)
