@@ -5,6 +5,7 @@ which this app owns. Each is a small form page; the change goes through
 integrations.merging, whose refusals are shown as messages on the form.
 """
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
@@ -153,51 +154,70 @@ class IncidentMergeSplitMixin(_Base):
     def merge_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         incident = self._incident_to_change(request, object_id)
         form = MergeForm(request.POST if request.method == "POST" else None, incident=incident)
-        if form.is_valid():
-            try:
-                result = incident_merge(
-                    incident=incident,
-                    into=form.cleaned_data["into"],
-                    actor=cast(AbstractBaseUser, request.user),
-                )
-            except ApplicationError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-            else:
-                self.message_user(
-                    request,
-                    f"{result.source.number} merged into {result.target.number} "
-                    f"({_alerts(result.alerts_moved)} moved); it is canceled as a duplicate.",
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(self._page_url(result.target))
-        return self._form_page(
-            request, incident, form, title="Merge into another incident", verb="Merge"
+
+        def merge() -> tuple[str, Incident]:
+            result = incident_merge(
+                incident=incident,
+                into=form.cleaned_data["into"],
+                actor=cast(AbstractBaseUser, request.user),
+            )
+            said = (
+                f"{result.source.number} merged into {result.target.number} "
+                f"({_alerts(result.alerts_moved)} moved); it is canceled as a duplicate."
+            )
+            return said, result.target
+
+        return self._restructure(
+            request, incident, form, merge, title="Merge into another incident", verb="Merge"
         )
 
     def split_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         incident = self._incident_to_change(request, object_id)
         alerts = list(Alert.objects.filter(incident=incident).order_by("fired_at", "pk"))
         form = SplitForm(request.POST if request.method == "POST" else None, alerts=alerts)
+
+        def split() -> tuple[str, Incident]:
+            result = incident_split(
+                incident=incident,
+                alert_pks=[int(pk) for pk in form.cleaned_data["alerts"]],
+                actor=cast(AbstractBaseUser, request.user),
+            )
+            said = (
+                f"{_alerts(result.alerts_moved)} of {result.source.number} split out into "
+                f"{result.incident.number}."
+            )
+            return said, result.incident
+
+        return self._restructure(
+            request,
+            incident,
+            form,
+            split,
+            title="Split alerts out into a new incident",
+            verb="Split",
+        )
+
+    def _restructure(
+        self,
+        request: HttpRequest,
+        incident: Incident,
+        form: forms.Form,
+        act: Callable[[], tuple[str, Incident]],
+        *,
+        title: str,
+        verb: str,
+    ) -> HttpResponse:
+        """A merge or split page: once the form is valid, `act` calls the service and says
+        what it did and which incident to show; a refusal is said on the form's page."""
         if form.is_valid():
             try:
-                result = incident_split(
-                    incident=incident,
-                    alert_pks=[int(pk) for pk in form.cleaned_data["alerts"]],
-                    actor=cast(AbstractBaseUser, request.user),
-                )
+                said, shown = act()
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             else:
-                self.message_user(
-                    request,
-                    f"{_alerts(result.alerts_moved)} of {result.source.number} split out into "
-                    f"{result.incident.number}.",
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(self._page_url(result.incident))
-        return self._form_page(
-            request, incident, form, title="Split alerts out into a new incident", verb="Split"
-        )
+                self.message_user(request, said, messages.SUCCESS)
+                return HttpResponseRedirect(self._page_url(shown))
+        return self._form_page(request, incident, form, title=title, verb=verb)
 
     def change_form_context(self, request: HttpRequest, obj: Incident | None) -> dict[str, Any]:
         context = super().change_form_context(request, obj)
