@@ -4,6 +4,8 @@ from typing import Any
 
 from django.db import migrations
 
+from core.search import joined_upper_sql
+
 
 class PostgresOnlySQL(migrations.RunSQL):
     """SQL that runs on PostgreSQL and does nothing elsewhere (SQLite in development).
@@ -27,5 +29,18 @@ def trigram_index(table: str, column: str, name: str) -> PostgresOnlySQL:
     return PostgresOnlySQL(
         f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" '
         f'USING gin ((UPPER("{column}"::text)) gin_trgm_ops)',
+        f'DROP INDEX IF EXISTS "{name}"',
+    )
+
+
+def joined_trigram_index(table: str, column: str, name: str) -> PostgresOnlySQL:
+    """A GIN trigram index on UPPER(column) with Azure's name joiners turned into a letter.
+
+    What `core.search.SearchContains` asks first (see there): `bench-rule-0` is then one
+    word to pg_trgm, not the common words `bench`, `rule` and `0`.
+    """
+    expression = joined_upper_sql(f'"{column}"')
+    return PostgresOnlySQL(
+        f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" USING gin (({expression}) gin_trgm_ops)',
         f'DROP INDEX IF EXISTS "{name}"',
     )

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import cast
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, Model, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, Model, OuterRef, Prefetch, Q, QuerySet
 
 from cmdb.models import ConfigurationItem
 from cmdb.resource_ids import normalise_resource_id
 from cmdb.selectors import configuration_item_list
+from core.search import SearchContains
 
 from .models import Incident, IncidentConfigurationItem, JournalEntry
 
@@ -128,8 +129,12 @@ def incident_matching(term: str) -> Q:
     count), the union answers in 0.1 s. An incident is found once, without DISTINCT.
     """
     term = term.strip()[:MAX_SEARCH_TERM]
+    # The title and description through their joined trigram indexes (core.search): a
+    # rule's or a resource's name is then one word, not "bench", "rule" and "0".
     own = Incident.objects.filter(
-        Q(number__icontains=term) | Q(title__icontains=term) | Q(description__icontains=term)
+        Q(number__icontains=term)
+        | Q(SearchContains(F("title"), term))
+        | Q(SearchContains(F("description"), term))
     ).values("pk")
     alert_found = _alerts().filter(
         Q(alert_rule__icontains=term)

@@ -1,0 +1,59 @@
+"""core.search.SearchContains finds exactly what icontains finds, on every database.
+
+On PostgreSQL it asks the joined trigram index first (Azure's names as one word); the
+rows found must not change: same case-insensitivity, same substrings, and the LIKE
+wildcards typed in a term still mean themselves.
+"""
+
+import pytest
+from django.db import connection as db_connection
+from django.db.models import F, Q
+from django.test.utils import CaptureQueriesContext
+
+from core.search import SearchContains
+from incidents.models import Incident
+from incidents.selectors import incident_search
+from tests.factories import IncidentFactory
+from tests.helpers import is_postgres
+
+pytestmark = pytest.mark.django_db
+
+TITLES = [
+    "High CPU bench-rule-0 on vm-web-01",
+    "High CPU bench-rule-10 on vm-web-02",
+    "Disk full bench-rule-1 on vm-db-01",
+    "a_b literal underscore",
+    "axb no underscore",
+    "aqb a q, not an underscore",
+    "100% busy",
+    "Path /subscriptions/abc/resourceGroups/RG.one:x",
+]
+
+
+@pytest.fixture
+def titled() -> dict[str, int]:
+    return {title: IncidentFactory(title=title).pk for title in TITLES}
+
+
+@pytest.mark.parametrize(
+    "term",
+    ["bench-rule-0", "BENCH-RULE-1", "rule-1", "vm-web-0", "a_b", "100%", "%", "_",
+     "rg.ONE:X", "/resourcegroups/", "-", "cpu bench", "nothing-like-this"],
+)  # fmt: skip
+def test_search_contains_finds_what_icontains_finds(titled: dict[str, int], term: str) -> None:
+    searched = set(Incident.objects.filter(Q(SearchContains(F("title"), term))).values_list("pk"))
+    contained = set(Incident.objects.filter(title__icontains=term).values_list("pk"))
+    assert searched == contained
+
+
+def test_search_contains_keeps_wildcards_literal(titled: dict[str, int]) -> None:
+    found = Incident.objects.filter(Q(SearchContains(F("title"), "a_b")))
+    assert list(found.values_list("title", flat=True)) == ["a_b literal underscore"]
+
+
+def test_incident_search_asks_the_joined_index_on_postgresql(titled: dict[str, int]) -> None:
+    with CaptureQueriesContext(db_connection) as ctx:
+        found = list(incident_search(Incident.objects.all(), terms=["bench-rule-1"]))
+    assert {i.title for i in found} == {TITLES[1], TITLES[2]}
+    sql = " ".join(q["sql"] for q in ctx.captured_queries)
+    assert ("translate(UPPER(" in sql) == is_postgres()
