@@ -108,10 +108,27 @@ def written_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
     return tuple(f for f in meta.concrete_fields if not f.generated and f is not meta.auto_field)
 
 
+# Field classes (exactly these, not subclasses) whose `pre_save` reads the attribute and
+# whose `get_db_prep_save` gives back a value of this type, or None, unchanged (Django 5.2:
+# to_python of it). Such values skip the two calls, about a third of the CPU of a new
+# alert's 80 field preparations. Not integers: PostgreSQL's backend wraps them (Int2..8).
+_AS_IS: dict[type[models.Field], type] = {
+    models.CharField: str,
+    models.TextField: str,
+    models.BooleanField: bool,
+}
+
+
 def _values(instance: models.Model, fields: Sequence[models.Field]) -> list[Any]:
     """The instance's values for `fields`, prepared as the ORM's INSERT prepares them."""
     values = []
     for field in fields:
+        kind = _AS_IS.get(type(field))
+        if kind is not None:
+            value = getattr(instance, field.attname)
+            if value is None or type(value) is kind:
+                values.append(value)
+                continue
         value = field.pre_save(instance, add=True)
         if hasattr(value, "resolve_expression"):
             # A db_default or an expression: the ORM compiles it; these statements do not.

@@ -5,12 +5,14 @@
 """
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.db import connection as db
+from django.db import models
 from django.test.utils import CaptureQueriesContext
 
+from incidents.models import Incident, JournalEntry
 from integrations import fastpath
 from integrations.models import Alert, Connection, Delivery
 from tests.helpers import STATIC, is_postgres, with_essentials
@@ -22,8 +24,9 @@ def _delivery_rows() -> list[dict[str, Any]]:
     """The deliveries of the known alert, without their ids."""
     rows = []
     for row in Delivery.objects.exclude(outcome="created").order_by("pk").values():
-        row.pop("id")
-        rows.append({k: bytes(v) if isinstance(v, memoryview) else v for k, v in row.items()})
+        rows.append(
+            {k: bytes(v) if isinstance(v, memoryview) else v for k, v in row.items() if k != "id"}
+        )
     return rows
 
 
@@ -92,7 +95,7 @@ def test_alert_get_reads_the_values_the_orm_reads(connection: Connection, post_a
         assert row is not None
         assert row.incident is not None
         for name in fastpath.ALERT_READ:
-            field = Alert._meta.get_field(name)
+            field = cast(models.Field, Alert._meta.get_field(name))
             assert getattr(row, field.attname) == getattr(orm, field.attname), name
         for name in fastpath.INCIDENT_READ:
             assert getattr(row.incident, name) == getattr(orm.incident, name), name
@@ -117,3 +120,18 @@ def test_fastpath_statements_are_prepared_once_per_connection(
     # The ORM's statements are not prepared: psycopg prepares only inside fastpath.
     assert db.connection.prepare_threshold is None
     assert not any("integrations_connection" in s for s in prepared)
+
+
+@pytest.mark.django_db
+def test_fastpath_values_taken_as_they_are_match_the_orm_preparation(
+    connection: Connection, post_alert: Any
+) -> None:
+    assert post_alert(with_essentials(STATIC, alertId="as-is")).status_code == 201
+
+    for model in (Incident, JournalEntry, Alert, Delivery):
+        instance = model.objects.order_by("pk").first()
+        fields = [f for f in fastpath.written_fields(model) if type(f) in fastpath._AS_IS]
+        assert fields, model.__name__
+        expected = [f.get_db_prep_save(f.pre_save(instance, add=True), db) for f in fields]
+        got = fastpath._values(instance, fields)
+        assert [(type(v), v) for v in got] == [(type(v), v) for v in expected], model.__name__
