@@ -63,23 +63,32 @@ class Rule:
     resolve_on: str
 
 
-def _lowered(values: object) -> frozenset[str]:
+def lowered(values: object) -> frozenset[str]:
     """A JSON list of strings as a set of lower-cased, stripped strings (other items ignored)."""
     if not isinstance(values, list):
         return frozenset()
     return frozenset(v.strip().lower() for v in values if isinstance(v, str) and v.strip())
 
 
+def match_compile(match: object, keys: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """A rule's stored `match` as the ingest compares it: the non-empty lists of `keys`,
+    lowered (an empty or absent list matches anything, so it is left out).
+
+    Correlation rules and assignment rules (`routing`) match alike.
+    """
+    given = match if isinstance(match, dict) else {}
+    lists = {key: lowered(given.get(key)) for key in keys}
+    return {key: values for key, values in lists.items() if values}
+
+
 def rule_compile(rule: CorrelationRule) -> Rule:
     """The ingest's form of a stored rule."""
-    match = rule.match if isinstance(rule.match, dict) else {}
-    lists = {key: _lowered(match.get(key)) for key in MATCH_KEYS}
     group_by = rule.group_by if isinstance(rule.group_by, list) else []
     return Rule(
         pk=rule.pk,
         name=rule.name,
         connection_id=rule.connection_id,
-        match={key: values for key, values in lists.items() if values},
+        match=match_compile(rule.match, MATCH_KEYS),
         group_by=tuple(g for g in group_by if g in GroupBy.values),
         window=timedelta(minutes=rule.window_minutes),
         max_age=timedelta(minutes=rule.max_age_minutes),
@@ -101,12 +110,12 @@ def alert_facets(alert: ParsedAlert) -> dict[str, frozenset[str]]:
     refs = _targets(alert)
     subscriptions = {r.subscription_id for r in refs} or {subscription_of(alert.alert_id)}
     return {
-        "monitoring_services": _lowered([alert.monitoring_service or ""]),
-        "severities": _lowered([alert.severity or ""]),
-        "alert_rules": _lowered([alert.alert_rule or "", alert.alert_rule_id or ""]),
-        "subscriptions": _lowered(list(subscriptions)),
-        "resource_groups": _lowered([r.resource_group for r in refs]),
-        "resource_types": _lowered([r.ci_class for r in refs]),
+        "monitoring_services": lowered([alert.monitoring_service or ""]),
+        "severities": lowered([alert.severity or ""]),
+        "alert_rules": lowered([alert.alert_rule or "", alert.alert_rule_id or ""]),
+        "subscriptions": lowered(list(subscriptions)),
+        "resource_groups": lowered([r.resource_group for r in refs]),
+        "resource_types": lowered([r.ci_class for r in refs]),
     }
 
 

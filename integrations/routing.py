@@ -28,7 +28,7 @@ from cmdb.resource_ids import normalise_resource_id, parse_resource_id
 from incidents.models import Incident, JournalEntry
 
 from .correlation import MATCH_KEYS as CORRELATION_MATCH_KEYS
-from .correlation import alert_facets
+from .correlation import alert_facets, lowered, match_compile
 from .models import AssignmentRule, Delivery
 from .parsing import AlertParseError, ParsedAlert, parse_alert
 
@@ -47,21 +47,13 @@ class Rule:
     group_name: str
 
 
-def _lowered(values: object) -> frozenset[str]:
-    if not isinstance(values, list):
-        return frozenset()
-    return frozenset(v.strip().lower() for v in values if isinstance(v, str) and v.strip())
-
-
 def rule_compile(rule: AssignmentRule) -> Rule:
     """The ingest's form of a stored rule (its group must be loaded)."""
-    match = rule.match if isinstance(rule.match, dict) else {}
-    lists = {key: _lowered(match.get(key)) for key in MATCH_KEYS}
     return Rule(
         pk=rule.pk or 0,
         name=rule.name,
         connection_id=rule.connection_id,
-        match={key: values for key, values in lists.items() if values},
+        match=match_compile(rule.match, MATCH_KEYS),
         group_id=rule.assignment_group_id or 0,  # 0: an unsaved rule without one (a test)
         group_name=rule.assignment_group.name if rule.assignment_group_id else "",
     )
@@ -73,7 +65,7 @@ def facets(
     """What each match key compares against: the alert's facets and its CIs' classes."""
     return {
         **alert_facets(alert),
-        "ci_classes": _lowered([ci.ci_class for ci in configuration_items]),
+        "ci_classes": lowered([ci.ci_class for ci in configuration_items]),
     }
 
 
