@@ -2,7 +2,7 @@
 announced (`incident_opened`); integrations.merging through integrations.opening."""
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.utils import timezone
@@ -10,7 +10,7 @@ from django.utils import timezone
 from core import events
 from incidents import sla
 from incidents.choices import JournalKind
-from incidents.models import Incident
+from incidents.models import AssignmentGroup, Incident
 from integrations.merging import incident_merge, incident_split
 from integrations.models import Alert, AssignmentRule, Connection, Delivery
 from tests.factories import AssignmentGroupFactory, UserFactory
@@ -49,7 +49,7 @@ def two_alerts(post_alert: Any, connection: Connection, actor: Any) -> tuple[Inc
 
 
 def _rule(name: str, group_name: str, **match: list[str]) -> AssignmentRule:
-    group = AssignmentGroupFactory(name=group_name)
+    group = cast(AssignmentGroup, AssignmentGroupFactory(name=group_name))
     return AssignmentRule.objects.create(name=name, assignment_group=group, match=match)
 
 

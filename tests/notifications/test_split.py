@@ -3,13 +3,13 @@
 The jobs run on the worker's threads, so this test commits (transaction=True).
 """
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from core import jobs
 from core.events import Event
-from incidents.models import Incident
+from incidents.models import AssignmentGroup, Incident
 from integrations.merging import incident_merge, incident_split
 from integrations.models import Alert, AssignmentRule
 from notifications.services import notification_channel_create, notification_rule_create
@@ -22,7 +22,7 @@ def test_notification_incident_opened_rule_sends_for_a_split_incident(
     post_alert: Any, connection: Any, receiver: Any
 ) -> None:
     hook = receiver(204)
-    web = AssignmentGroupFactory(name="Web")
+    web = cast(AssignmentGroup, AssignmentGroupFactory(name="Web"))
     channel = notification_channel_create(name="web", kind="webhook", target=hook.url)
     # Only Web's incidents: the split's incident reaches it by its assignment rule.
     notification_rule_create(
