@@ -4,7 +4,8 @@ Each incident carries its clocks in its own row (Incident.sla_*), so opening one
 Azure costs no statement more, and every change to them rides on the UPDATE the
 transition already makes (incidents.services calls the `*_values` functions here):
 
-* opened: the targets of its priority (SlaTarget, cached per process) from `opened_at`;
+* opened: the targets of its priority (SlaTarget, cached per process) from `opened_at`
+  (the incidents still open when the clocks came got theirs from migration 0007);
 * the response clock stops at the first assignment to a person or at `start`; the
   resolution clock at `resolved` (a reopen resumes it, the resolved time not counted);
 * `on_hold` pauses both: leaving it moves the deadlines on by the time paused;
