@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import cast
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, F, Model, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, Model, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.lookups import IsNull
 
 from cmdb.models import ConfigurationItem
 from cmdb.resource_ids import normalise_resource_id
@@ -40,8 +41,13 @@ def configuration_item_list_with_open_incidents() -> QuerySet[ConfigurationItem]
     The CMDB does not know incidents; this app adds them to the CMDB's list (the API's
     `has_open_incidents`), as it adds them to the CMDB's admin.
     """
-    open_incidents = Incident.objects.open().filter(configuration_items=OuterRef("pk"))
-    return configuration_item_list().annotate(has_open_incidents=Exists(open_incidents))
+    # "The first open incident is not null", not EXISTS: PostgreSQL turned the EXISTS into
+    # a hash of every CI with an open incident (a scan of a million links, 0.45 s) to
+    # answer a page of 50; a scalar subquery is looked up per row of the page instead.
+    first_open = Incident.objects.open().filter(configuration_items=OuterRef("pk")).values("pk")
+    return configuration_item_list().annotate(
+        has_open_incidents=IsNull(Subquery(first_open.order_by()[:1]), False)
+    )
 
 
 def incident_get(*, pk: int) -> Incident:
