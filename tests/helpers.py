@@ -10,6 +10,7 @@ import importlib
 import json
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,13 @@ ROLE_PERMISSIONS = importlib.import_module("integrations.migrations.0003_roles")
 # Console pages.
 INCIDENTS = "/admin/incidents/incident/"
 CONNECTIONS = "/admin/integrations/connection/"
+ALERTS = "/admin/integrations/alert/"
+DELIVERIES = "/admin/integrations/delivery/"
+
+# Clocks: a fixed instant for frozen-time tests, and the SLA tests' origin and unit.
+FROZEN = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)
+T0 = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)
+MIN = timedelta(minutes=1)
 
 
 # Payloads and tokens.

@@ -13,6 +13,7 @@ from incidents.models import Incident
 from integrations.models import Alert, Connection, Delivery
 from tests.factories import UserFactory
 from tests.helpers import (
+    DELIVERIES,
     STATIC,
     Fire,
     count_queries,
@@ -23,8 +24,6 @@ from tests.helpers import (
 )
 
 pytestmark = pytest.mark.django_db
-
-DELIVERIES = "/admin/integrations/delivery/"
 
 
 def page_url(delivery: Delivery) -> str:

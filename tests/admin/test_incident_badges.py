@@ -15,11 +15,9 @@ from django.utils import timezone
 from incidents.models import Incident
 from integrations.badges import minutes_display
 from integrations.models import Alert, Connection, CorrelationRule, MaintenanceWindow
-from tests.helpers import ADMIN, INCIDENTS, Fire, count_queries, load_fixture
+from tests.helpers import ADMIN, ALERTS, INCIDENTS, Fire, count_queries, load_fixture
 
 pytestmark = pytest.mark.django_db
-
-ALERTS = "/admin/integrations/alert/"
 
 
 def group(incident: Incident, *others: Incident, rule: CorrelationRule | None = None) -> None:

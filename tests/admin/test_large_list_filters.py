@@ -15,13 +15,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from integrations.models import Alert, Delivery
-from tests.helpers import Fire
+from tests.helpers import ALERTS, DELIVERIES, INCIDENTS, Fire
 
 pytestmark = pytest.mark.django_db
-
-INCIDENTS = "/admin/incidents/incident/"
-ALERTS = "/admin/integrations/alert/"
-DELIVERIES = "/admin/integrations/delivery/"
 
 
 def _queries(client: Client, url: str) -> list[str]:

@@ -1,7 +1,7 @@
 """SLA clocks (incidents.sla): targets, stops, pauses, re-targeting, warnings and breaches."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 from unittest import mock
 
@@ -24,6 +24,7 @@ from incidents.services import (
 )
 from incidents.tasks import SLA_CHECK_JOB, sla_check_job
 from tests.factories import AssignmentGroupFactory, UserFactory
+from tests.helpers import MIN, T0
 
 pytestmark = pytest.mark.django_db
 
@@ -36,10 +37,6 @@ def _group(**fields: Any) -> AssignmentGroup:
 def _user(**fields: Any) -> User:
     """A user (the factory, typed)."""
     return cast(User, UserFactory(**fields))
-
-
-T0 = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)
-MIN = timedelta(minutes=1)
 
 
 @pytest.fixture

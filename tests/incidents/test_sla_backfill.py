@@ -6,7 +6,7 @@ as they were before 0005: the same rows with every SLA field empty.
 
 import importlib
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 from unittest import mock
 
@@ -28,6 +28,7 @@ from incidents.services import (
     incident_start,
 )
 from tests.factories import UserFactory
+from tests.helpers import MIN, T0
 
 # Migrations run outside a test's transaction (SQLite's schema editor insists).
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,8 +36,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 BACKFILL = importlib.import_module("incidents.migrations.0007_sla_backfill")
 BEFORE = ("incidents", "0006_read_indexes")
 AFTER = ("incidents", "0007_sla_backfill")
-T0 = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)
-MIN = timedelta(minutes=1)
 NO_CLOCKS = {
     "sla_respond_minutes": None,
     "sla_resolve_minutes": None,

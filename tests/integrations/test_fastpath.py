@@ -4,7 +4,6 @@ A field added to any model on the path is written without a change to the path.
 """
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from cmdb.models import ConfigurationItem
 from incidents.models import Incident, IncidentConfigurationItem, JournalEntry
 from integrations import fastpath
 from integrations.models import Alert, Connection, Delivery
-from tests.helpers import LOG_V2, RESOLVED_FIRST, STATIC, is_postgres, with_essentials
+from tests.helpers import FROZEN, LOG_V2, RESOLVED_FIRST, STATIC, is_postgres, with_essentials
 
 # Every model a new alert's delivery writes.
 PATH_MODELS = [
@@ -29,7 +28,6 @@ PATH_MODELS = [
 ]
 # An INSERT, alone or in a WITH (SQLite's "INSERT OR IGNORE" is ignore_conflicts).
 INSERT = re.compile(r'INSERT (?:OR IGNORE )?INTO "(\w+)" \(([^)]*)\)')
-FROZEN = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)
 
 
 def _written_columns(queries: list[dict[str, str]]) -> dict[str, set[str]]:

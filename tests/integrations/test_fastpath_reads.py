@@ -4,7 +4,6 @@
 `fastpath._from_db` converts as the ORM converts (its plan is cached per connection).
 """
 
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
@@ -15,9 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from incidents.models import Incident, JournalEntry
 from integrations import fastpath
 from integrations.models import Alert, Connection, Delivery
-from tests.helpers import STATIC, is_postgres, with_essentials
-
-FROZEN = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)
+from tests.helpers import FROZEN, STATIC, is_postgres, with_essentials
 
 
 def _delivery_rows() -> list[dict[str, Any]]:
