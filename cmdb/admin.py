@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from core.exceptions import ApplicationError
 from core.paginator import EstimatedCountPaginator
 
+from .admin_list_filters import IndexedValuesFilter
 from .models import ConfigurationItem
 from .resource_ids import parse_resource_id
 from .services import ci_create, ci_update
@@ -65,7 +66,11 @@ class ConfigurationItemForm(forms.ModelForm):
 class ConfigurationItemAdmin(admin.ModelAdmin):
     form = ConfigurationItemForm
     list_display = ["name", "ci_class", "subscription_id", "resource_group", "last_seen_at"]
-    list_filter = ["ci_class", "subscription_id", "resource_group"]
+    list_filter = [
+        ("ci_class", IndexedValuesFilter),
+        ("subscription_id", IndexedValuesFilter),
+        ("resource_group", IndexedValuesFilter),
+    ]
     search_fields = ["name", "azure_resource_id"]
     search_help_text = "Name or Azure resource ID (or part of it)."
     # Large tables: no count of every row for an unfiltered page, nor a second count of
