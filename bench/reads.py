@@ -167,6 +167,8 @@ def measure(name: str, url: str, args: argparse.Namespace) -> dict[str, float | 
         session = Session(f"http://127.0.0.1:{args.port}")
         session.login(USERNAME, password)
         for label, path in pages(*row):
+            if args.pages and args.pages not in label:
+                continue
             session.get(path)  # warm-up: both workers' caches, the database's pages
             session.get(path)
             times, status = [], 200
@@ -207,6 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timed requests per page (5)")
     parser.add_argument("--port", type=int, default=8011)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--pages",
+        metavar="SUBSTRING",
+        help="time only the pages whose name holds this (e.g. search)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.repeat <= 50:
         parser.error("--repeat must be between 1 and 50")
