@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
@@ -21,6 +22,8 @@ from .resource_ids import parse_resource_id
 from .services import ci_create, ci_update
 
 PORTAL_RESOURCE_URL = "https://portal.azure.com/#@/resource"
+# Up to this many CIs found, a search's CIs are read once and listed by their ids.
+SEARCH_IDS_AT_MOST = 10_000
 
 
 class ConfigurationItemForm(forms.ModelForm):
@@ -92,6 +95,20 @@ class ConfigurationItemAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     readonly_fields = ["portal_link", "first_seen_at", "last_seen_at", "created_at", "updated_at"]
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[ConfigurationItem], search_term: str
+    ) -> tuple[QuerySet[ConfigurationItem], bool]:
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if not search_term.strip() or may_have_duplicates:
+            return found, may_have_duplicates
+        # Read once, here: the trigram indexes hand PostgreSQL thousands of candidates to
+        # re-check (22,000 of 100,000 CIs for `vm-0000001`), which the list's count and
+        # its page each did again (0.1-0.2 s each); the ids found serve both.
+        ids = list(found.order_by().values_list("pk", flat=True)[: SEARCH_IDS_AT_MOST + 1])
+        if len(ids) > SEARCH_IDS_AT_MOST:
+            return found, False
+        return queryset.filter(pk__in=ids), False
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: ConfigurationItem | None = None
