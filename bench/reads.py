@@ -131,7 +131,7 @@ def measure(name: str, url: str, args: argparse.Namespace) -> dict[str, float | 
     )
     env.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     password = secrets.token_urlsafe(16)
-    log = Path(tempfile.gettempdir()) / "itsm-bench-reads-gunicorn.log"
+    log = Path(tempfile.gettempdir()) / f"itsm-bench-reads-gunicorn-{args.port}.log"
     server = Gunicorn(port=args.port, workers=2, env=env, log_path=log, timeout=90)
     server.migrate()
     # DEBUG is off, as in production: pages name their static files through the manifest.
@@ -148,7 +148,7 @@ def measure(name: str, url: str, args: argparse.Namespace) -> dict[str, float | 
             "manage.py",
             "shell",
             "-c",
-            MAKE_OPERATOR.format(username=USERNAME, password=password),
+            MAKE_OPERATOR.format(username=args.user, password=password),
         ],
         cwd=ROOT,
         env=env,
@@ -165,7 +165,7 @@ def measure(name: str, url: str, args: argparse.Namespace) -> dict[str, float | 
     results: dict[str, float | None] = {}
     try:
         session = Session(f"http://127.0.0.1:{args.port}")
-        session.login(USERNAME, password)
+        session.login(args.user, password)
         for label, path in pages(*row):
             if args.pages and args.pages not in label:
                 continue
@@ -208,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", type=int, default=5, help="timed requests per page (5)")
     parser.add_argument("--port", type=int, default=8011)
+    # Two benches at once each need their own operator: signing in one resets the other's
+    # password, which signs the other's session out.
+    parser.add_argument("--user", default=USERNAME, help=f"the operator to sign in ({USERNAME})")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
         "--pages",
