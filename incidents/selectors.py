@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import cast
 
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.db.models import Count, Exists, F, Model, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 from django.db.models.lookups import IsNull
 
 from cmdb.models import ConfigurationItem
@@ -167,9 +169,13 @@ def incident_matching(term: str) -> Q:
     # its page (0.4 s each at 1,000,000 incidents); its ids serve both. A search finding
     # more than SEARCH_IDS_AT_MOST incidents keeps the subquery.
     ids = [pk for (pk,) in found[: SEARCH_IDS_AT_MOST + 1]]
-    if len(ids) <= SEARCH_IDS_AT_MOST:
-        return Q(pk__in=ids)
-    return Q(pk__in=found)
+    if len(ids) > SEARCH_IDS_AT_MOST:
+        return Q(pk__in=found)
+    if connections[Incident.objects.db].vendor == "postgresql":
+        # One array parameter, not one per id: 5,000 ids (a rule's name) as IN (...) cost
+        # 0.1 s of building and parsing the count's and the page's SQL.
+        return Q(pk__in=RawSQL("SELECT unnest(%s::bigint[])", (ids,)))
+    return Q(pk__in=ids)
 
 
 def incident_search(queryset: QuerySet[Incident], *, terms: Iterable[str]) -> QuerySet[Incident]:
