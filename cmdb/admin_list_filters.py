@@ -29,5 +29,6 @@ class IndexedValuesFilter(admin.AllValuesFieldListFilter):
 
     def __init__(self, field: Any, request: Any, params: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(field, request, params, *args, **kwargs)
-        # Replaces Django's lazy DISTINCT queryset before anything reads it.
-        self.lookup_choices = self.values_of[field.name]()
+        # Replaces Django's lazy DISTINCT queryset before anything reads it. The stubs
+        # type it as a QuerySet; Django only iterates it.
+        self.lookup_choices = self.values_of[field.name]()  # type: ignore[assignment]
