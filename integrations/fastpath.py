@@ -26,17 +26,16 @@ text is built from the model's fields and cached per set of fields, so a new fie
 written without a change here (tests/integrations/test_fastpath.py proves it).
 """
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any, cast
 
-import psycopg
 from django.db import connection as db
 from django.db import models
 
 from cmdb.models import ConfigurationItem
+from core.prepared import prepared_cursor as _cursor
 from incidents.models import Incident, IncidentConfigurationItem, JournalEntry
 
 from .models import Alert, Connection, Delivery
@@ -59,47 +58,6 @@ INCIDENT_READ = ("id", "number", "state", "alert_count")
 def supported() -> bool:
     """Whether the combined INSERTs run here: PostgreSQL runs INSERTs in WITH, SQLite not."""
     return db.vendor == "postgresql"
-
-
-class _PreparedCursor(psycopg.Cursor):
-    """psycopg's server-side binding cursor, keeping its statement for Django's query log.
-
-    Django reads the last statement from `_query`, which psycopg sets only for statements
-    it does not prepare: here for all (the log shows `$1` placeholders, not values).
-    """
-
-    def _convert_query(self, query: Any, params: Any = None) -> Any:
-        converted = super()._convert_query(query, params)
-        self._query = converted
-        return converted
-
-
-@contextmanager
-def _cursor() -> Iterator[Any]:
-    """Django's cursor for this module's statements; on PostgreSQL, bound server-side and
-    prepared once per connection.
-
-    Their text is fixed (built once per process), so PostgreSQL parses and plans each once
-    per connection instead of on every delivery: planning the alert lookup cost more than
-    running it (about 0.4 ms of PostgreSQL's CPU of 0.47, and 0.08 ms prepared), and the
-    parameters travel apart from the text instead of being quoted into it in Python.
-    Django's wrapper is kept (health check, error mapping, query logging and counting);
-    only its psycopg cursor is swapped. The ORM's own cursors stay client-side and never
-    prepare: psycopg prepares only while `prepare_threshold` is set, here.
-    """
-    with db.cursor() as cursor:
-        if db.vendor != "postgresql":
-            yield cursor
-            return
-        raw = db.connection  # the psycopg connection Django opened for this cursor
-        client = cursor.cursor
-        cursor.cursor = _PreparedCursor(raw)
-        client.close()
-        raw.prepare_threshold = 0  # prepare at first use; read by server-side cursors only
-        try:
-            yield cursor
-        finally:
-            raw.prepare_threshold = None  # as Django sets it
 
 
 def written_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
