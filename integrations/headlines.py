@@ -10,9 +10,10 @@ import json
 import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
-from cmdb.resource_ids import parse_resource_id
+from cmdb.resource_ids import ResourceRef, parse_resource_id
 
 from .parsing import ParsedAlert
 
@@ -112,10 +113,16 @@ def _humane(value: Any) -> str:
     return _CAMEL.sub(" ", text(value, 60)).lower()
 
 
+@lru_cache(maxsize=256)
+def resource_ref(resource_id: str) -> ResourceRef:
+    """`parse_resource_id`, remembered: the title and the description both parse the targets."""
+    return parse_resource_id(resource_id)
+
+
 def _resource_name(resource_id: Any) -> str:
     if not isinstance(resource_id, str) or not resource_id.strip().startswith("/"):
         return ""
-    return parse_resource_id(resource_id.strip()).name
+    return resource_ref(resource_id.strip()).name
 
 
 def target_name(alert: ParsedAlert) -> str:

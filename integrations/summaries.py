@@ -8,11 +8,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from cmdb.resource_ids import parse_resource_id
 from core.display import datetime_display
 
 from .headlines import condition_line as condition_line
-from .headlines import headline
+from .headlines import headline, resource_ref
 from .parsing import ParsedAlert, alert_portal_url
 
 TITLE_LENGTH = 255
@@ -37,7 +36,7 @@ def _html_to_text(value: Any, limit: int = 2000) -> str:
 
 def _first_target_name(alert: ParsedAlert) -> str:
     if alert.target_ids:
-        return parse_resource_id(alert.target_ids[0]).name
+        return resource_ref(alert.target_ids[0]).name
     return ""
 
 
@@ -261,7 +260,7 @@ def incident_description(alert: ParsedAlert) -> str:
         )
     )
     for target in alert.target_ids:
-        ref = parse_resource_id(target)
+        ref = resource_ref(target)
         lines.append(f"Resource: {ref.name} ({ref.ci_class}) {target}")
     if alert.configuration_items:
         lines.append("Configuration items: " + ", ".join(alert.configuration_items))
