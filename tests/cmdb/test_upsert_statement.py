@@ -73,7 +73,7 @@ def test_ci_upsert_for_resources_uses_one_text_for_any_number_of_cis(
     if not is_postgres():
         pytest.skip("SQLite takes the ORM's bulk_create")
     monkeypatch.setattr(services, "_ci_upsert_orm", None)  # never the ORM here
-    texts = set()
+    texts: set[str] = set()
     for ids in (KNOWN[:1], KNOWN + NEW):
         with CaptureQueriesContext(db) as captured:
             services.ci_upsert_for_resources(
