@@ -72,6 +72,7 @@ INCIDENTS = "/admin/incidents/incident/"
 CONNECTIONS = "/admin/integrations/connection/"
 ALERTS = "/admin/integrations/alert/"
 DELIVERIES = "/admin/integrations/delivery/"
+CIS = "/admin/cmdb/configurationitem/"
 
 # Clocks: a fixed instant for frozen-time tests, and the SLA tests' origin and unit.
 FROZEN = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)

@@ -11,11 +11,9 @@ from django.urls import reverse
 from cmdb.models import ConfigurationItem
 from incidents.services import incident_resolve
 from tests.factories import ConfigurationItemFactory
-from tests.helpers import Fire, count_queries, is_postgres, vm_id
+from tests.helpers import CIS, Fire, count_queries, is_postgres, vm_id
 
 pytestmark = pytest.mark.django_db
-
-CIS = "/admin/cmdb/configurationitem/"
 
 
 def names(response: Any) -> set[str]:

@@ -11,10 +11,9 @@ from django.test.utils import CaptureQueriesContext
 
 from cmdb import admin as cmdb_admin
 from tests.factories import ConfigurationItemFactory
+from tests.helpers import CIS
 
 pytestmark = pytest.mark.django_db
-
-CIS = "/admin/cmdb/configurationitem/"
 
 
 @pytest.fixture
