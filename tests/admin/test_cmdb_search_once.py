@@ -4,12 +4,15 @@ cmdb.admin.ConfigurationItemAdmin.get_search_results reads the CIs a search find
 lists them by id (issue 12); past SEARCH_IDS_AT_MOST it keeps Django's search as is.
 """
 
+from typing import cast
+
 import pytest
 from django.db import connection as db_connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from cmdb import admin as cmdb_admin
+from cmdb.models import ConfigurationItem
 from tests.factories import ConfigurationItemFactory
 from tests.helpers import CIS
 
@@ -20,7 +23,10 @@ pytestmark = pytest.mark.django_db
 def named() -> set[str]:
     """Three CIs, two of them named with `vm-web`; the names of the two."""
     ConfigurationItemFactory(name="vm-db-01")
-    return {ConfigurationItemFactory(name=name).name for name in ("vm-web-01", "VM-WEB-02")}
+    return {
+        cast(ConfigurationItem, ConfigurationItemFactory(name=name)).name
+        for name in ("vm-web-01", "VM-WEB-02")
+    }
 
 
 def search(client: Client, term: str) -> tuple[set[str], int, int]:

@@ -5,6 +5,8 @@ search is built and lists the incidents by those ids; as a subquery it ran twice
 for the count and once for the page. Past SEARCH_IDS_AT_MOST it keeps the subquery.
 """
 
+from typing import cast
+
 import pytest
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
@@ -22,7 +24,8 @@ pytestmark = pytest.mark.django_db
 def titled() -> set[str]:
     """Two incidents titled with `vm-web-01`, one not; the numbers of the two."""
     IncidentFactory(title="Disk full on vm-db-01")
-    return {IncidentFactory(title=f"High CPU {n} on vm-web-01").number for n in (1, 2)}
+    titled = [IncidentFactory(title=f"High CPU {n} on vm-web-01") for n in (1, 2)]
+    return {cast(Incident, incident).number for incident in titled}
 
 
 def unions(ctx: CaptureQueriesContext) -> int:

@@ -126,7 +126,8 @@ def test_fastpath_values_taken_as_they_are_match_the_orm_preparation(
     assert post_alert(with_essentials(STATIC, alertId="as-is")).status_code == 201
 
     for model in (Incident, JournalEntry, Alert, Delivery):
-        instance = model.objects.order_by("pk").first()
+        instance: models.Model | None = model.objects.order_by("pk").first()
+        assert instance is not None, model.__name__
         fields = [f for f in fastpath.written_fields(model) if type(f) in fastpath._AS_IS]
         assert fields, model.__name__
         expected = [f.get_db_prep_save(f.pre_save(instance, add=True), db) for f in fields]
