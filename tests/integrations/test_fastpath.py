@@ -4,6 +4,7 @@ A field added to any model on the path is written without a change to the path.
 """
 
 import re
+from contextlib import nullcontext
 from typing import Any
 
 import pytest
@@ -138,3 +139,31 @@ def test_fastpath_writes_a_field_added_to_a_model_on_the_path(
     stored = list(added_field.objects.values_list("probe_added", flat=True))
     assert stored
     assert set(stored) == {"added"}
+
+
+def test_fastpath_prepares_each_value_as_the_orm_does() -> None:
+    """Values passed as they are (text, flags, aware datetimes) equal the ORM's; auto_now runs."""
+    naive = FROZEN.replace(tzinfo=None)
+    incident = Incident(title="t", description="d", opened_at=FROZEN, resolved_at=None)
+    journal = JournalEntry(incident=incident, created_at=FROZEN, message="m")
+    link = IncidentConfigurationItem(incident=incident)
+    ci = ConfigurationItem(name="vm", azure_resource_id="/s/x", first_seen_at=naive)
+    auto_set = 0
+    for instance in (incident, journal, link, ci):
+        fields = fastpath.written_fields(type(instance))
+        auto = {
+            i
+            for i, f in enumerate(fields)
+            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        }
+        # A naive datetime is made aware, with Django's warning, on both paths.
+        with pytest.warns(RuntimeWarning) if instance is ci else nullcontext():
+            fast = fastpath._values(instance, fields)
+        with pytest.warns(RuntimeWarning) if instance is ci else nullcontext():
+            orm = [f.get_db_prep_save(f.pre_save(instance, add=True), db) for f in fields]
+        assert [v for i, v in enumerate(fast) if i not in auto] == [
+            v for i, v in enumerate(orm) if i not in auto
+        ]
+        assert all(fast[i] is not None for i in auto)  # set by pre_save, not skipped
+        auto_set += len(auto)
+    assert auto_set  # the check above saw auto_now fields
