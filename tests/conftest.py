@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from incidents import sla
@@ -67,6 +68,14 @@ def _routing_and_sla_uncached() -> Iterator[None]:
     yield
     routing.rules_cache_clear()
     sla.targets_cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _process_cache_cleared() -> Iterator[None]:
+    """The process-wide cache (API throttles, the incident list's filter values) starts empty."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connection as db_connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -103,3 +104,24 @@ def test_incident_list_alert_filters_use_exists_and_one_query_for_their_choices(
     assert not [s for s in listing if "DISTINCT" in s and "trunc" not in s.lower()]
     choices = [s for s in sql if "GROUP BY" in s and '"integrations_alert"."alert_rule"' in s]
     assert len(choices) == 1
+
+
+def test_incident_list_alert_filter_values_are_read_once_a_minute_per_process(
+    operator_client: Client, fire: Fire
+) -> None:
+    fire("vm-1", alertRule="High CPU")
+    assert offered(operator_client.get(INCIDENTS), "alert rule") == ["High CPU"]
+    fire("vm-2", alertRule="Disk full")
+
+    with CaptureQueriesContext(db_connection) as queries:
+        response = operator_client.get(INCIDENTS)
+
+    assert offered(response, "alert rule") == ["High CPU"]  # from this minute's read
+    assert not [
+        q for q in queries.captured_queries if "COUNT" in q["sql"] and "alert_rule" in q["sql"]
+    ]
+    # Its URL filters by the new rule at once.
+    assert len(numbers(operator_client.get(INCIDENTS, {"alert_rule": "Disk full"}))) == 1
+    assert filters.ALERT_VALUES_FRESH_SECONDS == 60
+    cache.clear()  # the minute is over
+    assert offered(operator_client.get(INCIDENTS), "alert rule") == ["Disk full", "High CPU"]

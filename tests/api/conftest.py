@@ -3,23 +3,13 @@
 The roles are tests.helpers.ROLES (see the comment there).
 """
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from integrations.models import Connection, Delivery
 from tests.helpers import BUDGET, RESOURCE_HEALTH, STATIC, client_as, fire
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts() -> Iterator[None]:
-    """Throttle counters live in the process-wide cache: start every test from zero."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
