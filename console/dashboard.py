@@ -68,8 +68,10 @@ def _url(name: str, **params: object) -> str:
 
 def _incident_figures(dashboard: Dashboard, now: datetime) -> None:
     incidents = "incidents_incident_changelist"
+    # COUNT(*), not COUNT(id): PostgreSQL answers it from the (state, priority) index alone,
+    # 6 ms instead of 18 for the 20,000 open incidents of a million (bench/README.md).
     by_priority = dict(
-        Incident.objects.open().order_by().values_list("priority").annotate(count=Count("pk"))
+        Incident.objects.open().order_by().values_list("priority").annotate(count=Count("*"))
     )
     dashboard.open_by_priority = [
         Figure(
