@@ -4,9 +4,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
+from console import dashboard as dashboard_module
 from console.dashboard import Dashboard, dashboard_for
 from incidents.services import incident_resolve
 from integrations.models import Delivery
@@ -109,3 +111,31 @@ def test_dashboard_tag_without_a_request() -> None:
 
     html = Template("{% load itsm_console %}{% console_dashboard %}").render(Context({}))
     assert html.strip() == ""
+
+
+def test_dashboard_trends_are_a_minute_old_at_most_and_live_figures_are_live(
+    operator_client: Client, fire: Fire
+) -> None:
+    first = fire("vm-1", alertRule="CPU high", fired_at=timezone.now())
+    dashboard = operator_client.get("/admin/").context["dashboard"]
+    assert [(f.label, f.value) for f in dashboard.noisiest_rules] == [("CPU high", 1)]
+    assert dashboard.mttr["7 days"] == "–"
+
+    fire("vm-2", alertRule="Disk full", fired_at=timezone.now())
+    incident_resolve(incident=first, actor="test", resolution_code="solved")
+    dashboard = operator_client.get("/admin/").context["dashboard"]
+
+    # Counts of what is open now are live ...
+    assert dashboard.open_total.value == 1
+    assert dashboard.unassigned.value == 1
+    # ... the 7- and 30-day trends are this process's, read less than a minute ago.
+    assert [(f.label, f.value) for f in dashboard.noisiest_rules] == [("CPU high", 1)]
+    assert dashboard.mttr["7 days"] == "–"
+    assert dashboard_module.TRENDS_FRESH_SECONDS == 60
+    cache.clear()  # the minute is over
+    dashboard = operator_client.get("/admin/").context["dashboard"]
+    assert [(f.label, f.value) for f in dashboard.noisiest_rules] == [
+        ("CPU high", 1),
+        ("Disk full", 1),
+    ]
+    assert dashboard.mttr["7 days"] != "–"
