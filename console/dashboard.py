@@ -6,7 +6,7 @@ users who may view what it counts.
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.core.cache import cache
@@ -154,7 +154,10 @@ def _trend_figures(dashboard: Dashboard, now: datetime) -> None:
     page at 1,000,000 incidents (bench/README.md).
     """
     incidents = "incidents_incident_changelist"
-    trends = cache.get_or_set(_TRENDS_KEY, lambda: _trends(now), TRENDS_FRESH_SECONDS)
+    trends = cast(
+        dict[str, Any],
+        cache.get_or_set(_TRENDS_KEY, lambda: _trends(now), TRENDS_FRESH_SECONDS),
+    )
     dashboard.noisiest_rules = [
         Figure(rule, count, _url(incidents, state="all", opened="7d", alert_rule=rule))
         for rule, count in trends["rules"]
