@@ -7,14 +7,14 @@ from typing import cast
 
 from django.contrib.auth import get_user_model
 from django.db import connections
-from django.db.models import Count, Exists, F, Model, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Model, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.db.models.lookups import IsNull
 
 from cmdb.models import ConfigurationItem
 from cmdb.resource_ids import normalise_resource_id
 from cmdb.selectors import configuration_item_list
-from core.search import SearchContains
+from core.search import contains_any
 
 from .models import Incident, IncidentConfigurationItem, JournalEntry
 
@@ -126,6 +126,8 @@ MAX_SEARCH_TERM = 200
 # Up to this many incidents found, a search term's incidents are read once and listed by
 # their ids (incident_matching). A rule's name finds 5,000 of a million in the bench.
 SEARCH_IDS_AT_MOST = 10_000
+# The incident's fields searched through their joined trigram indexes (incidents.0009).
+SEARCH_JOINED = frozenset({"title", "description"})
 
 
 def incident_matching(term: str) -> Q:
@@ -145,10 +147,11 @@ def incident_matching(term: str) -> Q:
     term = term.strip()[:MAX_SEARCH_TERM]
     # The title and description through their joined trigram indexes (core.search): a
     # rule's or a resource's name is then one word, not "bench", "rule" and "0".
+    vendor = connections[Incident.objects.db].vendor
     own = Incident.objects.filter(
-        Q(number__icontains=term)
-        | Q(SearchContains(F("title"), term))
-        | Q(SearchContains(F("description"), term))
+        contains_any(
+            term, fields=("number", "title", "description"), joined=SEARCH_JOINED, vendor=vendor
+        )
     ).values_list("pk")
     alert_found = _alerts().filter(
         Q(alert_rule__icontains=term)
@@ -171,7 +174,7 @@ def incident_matching(term: str) -> Q:
     ids = [pk for (pk,) in found[: SEARCH_IDS_AT_MOST + 1]]
     if len(ids) > SEARCH_IDS_AT_MOST:
         return Q(pk__in=found)
-    if connections[Incident.objects.db].vendor == "postgresql":
+    if vendor == "postgresql":
         # One array parameter, not one per id: 5,000 ids (a rule's name) as IN (...) cost
         # 0.1 s of building and parsing the count's and the page's SQL.
         return Q(pk__in=RawSQL("SELECT unnest(%s::bigint[])", (ids,)))

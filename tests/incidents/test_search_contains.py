@@ -10,7 +10,7 @@ from django.db import connection as db_connection
 from django.db.models import F, Q
 from django.test.utils import CaptureQueriesContext
 
-from core.search import SearchContains
+from core.search import SearchContains, contains_any
 from incidents.models import Incident
 from incidents.selectors import incident_search
 from tests.factories import IncidentFactory
@@ -45,6 +45,27 @@ def test_search_contains_finds_what_icontains_finds(titled: None, term: str) -> 
     searched = set(Incident.objects.filter(Q(SearchContains(F("title"), term))).values_list("pk"))
     contained = set(Incident.objects.filter(title__icontains=term).values_list("pk"))
     assert searched == contained
+
+
+@pytest.mark.parametrize(
+    "term",
+    ["bench-rule-0", "BENCH-RULE-1", "vm-web-0", "a_b", "100%", "_", "rg.ONE:X", "inc0",
+     "nothing-like-this"],
+)  # fmt: skip
+def test_contains_any_finds_what_an_or_of_icontains_finds(term: str) -> None:
+    for n, title in enumerate(TITLES):
+        # The description holds the next title: a term is found in either field.
+        IncidentFactory(title=title, description=TITLES[(n + 1) % len(TITLES)] + " (desc)")
+    fields = ("number", "title", "description")
+    found = Incident.objects.filter(
+        contains_any(
+            term, fields=fields, joined={"title", "description"}, vendor=db_connection.vendor
+        )
+    )
+    contained = Incident.objects.filter(
+        Q(number__icontains=term) | Q(title__icontains=term) | Q(description__icontains=term)
+    )
+    assert set(found.values_list("pk")) == set(contained.values_list("pk"))
 
 
 def test_search_contains_keeps_wildcards_literal(titled: None) -> None:
