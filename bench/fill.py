@@ -29,8 +29,72 @@ from itsmbench import ROOT
 # Azure Monitor's action groups app (integrations.choices.AZURE_MONITOR_ACTION_GROUP_APP_ID).
 ACTION_GROUPS_APP_ID = "461e8683-5575-4561-ac7f-899cc907d62a"
 CONNECTION_SLUG = "bench-fill"
-RULES = 200  # distinct alert rules
+RULES_AT_MOST = 200  # distinct alert rules: one per ten CIs, at least 4, at most this
 SUBSCRIPTIONS = 8
+# Names as Azure estates have them (vm-orders-prod-weu-042, cpu-high-orders): words and
+# a number. Names that differ only in digits (vm-0000001) share most trigrams, the worst
+# case for the searches' trigram indexes (bench/README.md, "Names").
+APPS = [
+    "orders",
+    "payments",
+    "billing",
+    "checkout",
+    "catalog",
+    "search",
+    "cart",
+    "inventory",
+    "shipping",
+    "pricing",
+    "accounts",
+    "identity",
+    "profile",
+    "reviews",
+    "mailer",
+    "reports",
+    "ledger",
+    "invoices",
+    "refunds",
+    "loyalty",
+    "gateway",
+    "portal",
+    "admin",
+    "media",
+    "images",
+    "video",
+    "chat",
+    "notify",
+    "events",
+    "audit",
+    "metrics",
+    "logging",
+    "backup",
+    "archive",
+    "scheduler",
+    "batch",
+    "etl",
+    "warehouse",
+    "analytics",
+    "ml",
+    "crm",
+    "erp",
+    "hr",
+    "payroll",
+    "wiki",
+    "docs",
+    "build",
+    "deploy",
+    "vault",
+    "dns",
+]
+ENVS = ("prod", "test", "dev", "stage")
+REGIONS = ("weu", "neu", "eus", "wus2", "sea")
+METRICS = ("cpu-high", "memory-low", "disk-full", "http-5xx")
+CONDITIONS = (  # each metric's condition, as Azure words a metric alert's title
+    "Percentage CPU greater than 80",
+    "Available Memory Bytes less than 500000000",
+    "Logical Disk Used percent greater than 90",
+    "Http5xx greater than 10",
+)
 TABLES = (
     "integrations_delivery",
     "integrations_alert",
@@ -58,12 +122,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def sql_array(words: tuple[str, ...] | list[str]) -> str:
+    """A SQL array literal of this file's words."""
+    return "ARRAY[" + ", ".join(f"'{w}'" for w in words) + "]"
+
+
+def ci_name_sql(k: str) -> str:
+    """The SQL of the k-th (from 0) CI's name: vm-<app>-<env>-<region>-<nnn>, all distinct."""
+    apps, envs, regions = len(APPS), len(ENVS), len(REGIONS)
+    return (
+        f"'vm-' || ({sql_array(APPS)})[1 + {k} %% {apps}]"
+        f" || '-' || ({sql_array(ENVS)})[1 + ({k} / {apps}) %% {envs}]"
+        f" || '-' || ({sql_array(REGIONS)})[1 + ({k} / {apps * envs}) %% {regions}]"
+        f" || '-' || lpad(({k} / {apps * envs * regions})::text, 3, '0')"
+    )
+
+
+def rule_name_sql(r: str) -> str:
+    """The SQL of the r-th (from 0) rule's name: <metric>-<app>, distinct for r < 200."""
+    return (
+        f"({sql_array(METRICS)})[1 + {r} %% {len(METRICS)}]"
+        f" || '-' || ({sql_array(APPS)})[1 + ({r} / {len(METRICS)}) %% {len(APPS)}]"
+    )
+
+
 def sql_steps(n: int, cis: int, open_percent: float, per_day: int) -> list[tuple[str, str]]:
     """The statements, each with what it writes; %(name)s are filled by psycopg."""
     span_seconds = n * 86400.0 / per_day
     first_open = int(n * (1 - open_percent / 100)) + 1
     # The last 7 days' incidents are resolved, older ones closed.
     last_week = n - 7 * per_day
+    rules = max(4, min(RULES_AT_MOST, cis // 10))
     params = {"n": n, "cis": cis, "span": span_seconds, "first_open": first_open}
     params["last_week"] = last_week
     steps = [
@@ -90,15 +179,19 @@ def sql_steps(n: int, cis: int, open_percent: float, per_day: int) -> list[tuple
             """
             INSERT INTO cmdb_configurationitem (created_at, updated_at, name, ci_class,
               azure_resource_id, subscription_id, resource_group, first_seen_at, last_seen_at)
-            SELECT now(), now(), 'vm-' || lpad(g::text, 7, '0'),
-              'microsoft.compute/virtualmachines',
-              '/subscriptions/' || sub || '/resourcegroups/rg-' || (g %% 50)
-                || '/providers/microsoft.compute/virtualmachines/vm-' || lpad(g::text, 7, '0'),
-              sub, 'rg-' || (g %% 50), now() - interval '3 years', now()
+            SELECT now(), now(), name, 'microsoft.compute/virtualmachines',
+              '/subscriptions/' || sub || '/resourcegroups/' || rg
+                || '/providers/microsoft.compute/virtualmachines/' || name,
+              sub, rg, now() - interval '3 years', now()
             FROM generate_series(1, %(cis)s) g,
-              LATERAL (SELECT lpad(to_hex(g %% """
+              LATERAL (SELECT """
+            + ci_name_sql("(g - 1)")
+            + """ AS name,
+                md5('bench-subscription-' || g %% """
             + str(SUBSCRIPTIONS)
-            + """), 8, '0') || '-0000-4000-8000-00000000beef' AS sub) s""",
+            + """)::uuid::text AS sub) n,
+              LATERAL (SELECT 'rg-' || split_part(name, '-', 2) || '-' || split_part(name, '-', 3)
+                AS rg) r""",
         ),
     ]
     # The CIs just written, by position (ids are not assumed to start at 1).
@@ -124,7 +217,7 @@ def sql_steps(n: int, cis: int, open_percent: float, per_day: int) -> list[tuple
                 [1 + g %% 8] AS severity,
               ((g::bigint * 7919) %% %(cis)s + 1)::int AS ci_pos,
               (g * 31) %% """
-            + str(RULES)
+            + str(rules)
             + """ AS rule,
               CASE WHEN g >= %(first_open)s
                 THEN (ARRAY['new','new','in_progress','on_hold'])[1 + g %% 4]
@@ -135,6 +228,10 @@ def sql_steps(n: int, cis: int, open_percent: float, per_day: int) -> list[tuple
             FROM generate_series(1, %(n)s) g;
             ALTER TABLE fill_inc ADD COLUMN id bigint;
             UPDATE fill_inc SET id = g + (SELECT coalesce(max(id), 0) FROM incidents_incident);
+            ALTER TABLE fill_inc ADD COLUMN rule_name text;
+            UPDATE fill_inc SET rule_name = """
+            + rule_name_sql("rule")
+            + """;
             CREATE INDEX ON fill_inc (g);
             INSERT INTO incidents_incident (id, created_at, updated_at, title, description,
               state, impact, urgency, priority, severity, opened_at, resolved_at, closed_at,
@@ -142,8 +239,12 @@ def sql_steps(n: int, cis: int, open_percent: float, per_day: int) -> list[tuple
               event_key, group_key, alert_count, last_alert_at, priority_set_by_person,
               is_flapping, sla_paused_seconds, sla_respond_stage, sla_resolve_stage)
             SELECT f.id, f.opened_at, f.opened_at + f.took,
-              'Percentage CPU greater than 80 (rule ' || f.rule || ') on ' || c.name,
-              'Alert rule bench-rule-' || f.rule || ' fired on ' || c.name || '.',
+              ("""
+            + sql_array(CONDITIONS)
+            + """)[1 + f.rule %% """
+            + str(len(CONDITIONS))
+            + """] || ' on ' || c.name,
+              'Alert rule ' || f.rule_name || ' fired on ' || c.name || '.',
               f.state, m.impact, m.urgency, m.priority, f.severity, f.opened_at,
               CASE WHEN f.state IN ('resolved','closed','canceled') THEN f.opened_at + f.took END,
               CASE WHEN f.state IN ('closed','canceled')
@@ -181,10 +282,10 @@ def sql_steps(n: int, cis: int, open_percent: float, per_day: int) -> list[tuple
               '/subscriptions/' || split_part(c.azure_resource_id, '/', 3)
                 || '/providers/Microsoft.AlertsManagement/alerts/'
                 || (md5('alert' || f.id)::uuid)::text,
-              'bench-rule-' || f.rule,
+              f.rule_name,
               '/subscriptions/' || split_part(c.azure_resource_id, '/', 3)
                 || '/resourceGroups/rg-rules/providers/microsoft.insights/metricAlerts/'
-                || 'bench-rule-' || f.rule,
+                || f.rule_name,
               f.severity, 'Metric', 'Platform',
               CASE WHEN f.state IN ('new','in_progress','on_hold') THEN 'Fired'
                 ELSE 'Resolved' END,
@@ -239,7 +340,7 @@ def sql_steps(n: int, cis: int, open_percent: float, per_day: int) -> list[tuple
               from_state, to_state, actor_id, incident_id)
             SELECT at, kind, actor, message, from_s, to_s, NULL, f.id
             FROM fill_inc f CROSS JOIN LATERAL (VALUES
-              (f.opened_at, 'opened', 'Azure Monitor', 'Opened by alert bench-rule-' || f.rule,
+              (f.opened_at, 'opened', 'Azure Monitor', 'Opened by alert ' || f.rule_name,
                '', 'new', true),
               (f.opened_at + f.took / 4, 'work_note', 'operator1',
                'Looking at the CPU graphs of the machine, no deployment in the last hour.', '',
