@@ -1,10 +1,11 @@
 """Migration operations the apps share."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import migrations
 
-from core.search import joined_upper_sql
+from core.search import joined_text_sql, joined_upper_sql
 
 
 class PostgresOnlySQL(migrations.RunSQL):
@@ -33,14 +34,24 @@ def trigram_index(table: str, column: str, name: str) -> PostgresOnlySQL:
     )
 
 
-def joined_trigram_index(table: str, column: str, name: str) -> PostgresOnlySQL:
+def joined_trigram_index(table: str, column: str | Sequence[str], name: str) -> PostgresOnlySQL:
     """A GIN trigram index on UPPER(column) with Azure's name joiners turned into a letter.
 
-    What `core.search.SearchContains` asks first (see there): `bench-rule-0` is then one
-    word to pg_trgm, not the common words `bench`, `rule` and `0`.
+    What `core.search.JoinedContains` asks (see there): `bench-rule-0` is then one word to
+    pg_trgm, not the common words `bench`, `rule` and `0`. Several columns: on their
+    `core.search.JoinedText`, one index for a search of any of them.
     """
-    expression = joined_upper_sql(f'"{column}"')
+    columns = [column] if isinstance(column, str) else list(column)
+    text = f'"{columns[0]}"' if len(columns) == 1 else joined_text_sql([f'"{c}"' for c in columns])
+    expression = joined_upper_sql(text)
     return PostgresOnlySQL(
         f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" USING gin (({expression}) gin_trgm_ops)',
         f'DROP INDEX IF EXISTS "{name}"',
     )
+
+
+def reversed_sql(operation: migrations.RunSQL) -> migrations.RunSQL:
+    """The operation run the other way round (an index dropped on the way up, made down)."""
+    if operation.reverse_sql is None:
+        raise ValueError("an irreversible operation has no other way round")
+    return type(operation)(operation.reverse_sql, operation.sql)

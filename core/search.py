@@ -13,13 +13,14 @@ text with them turned into a letter (`BENCHQRULEQ0`), and the search asks it fir
 The first condition follows from the second (the same characters are turned the same
 way), so the rows found are exactly `col__icontains=term`'s; the first only lets the
 index (core.migration_operations.joined_trigram_index) skip most rows (0.4 s). Other
-databases (SQLite) run `icontains` alone.
+databases (SQLite) run `icontains` alone. `contains_any` searches several fields, some
+of them through one index on their text together (`JoinedText`).
 """
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import F, Lookup, Q
+from django.db.models import F, Func, Lookup, Q, TextField
 from django.db.models.lookups import IContains
 
 # The characters that join the parts of Azure's names, and the letter they become.
@@ -30,6 +31,27 @@ JOINED = "Q" * len(JOINERS)
 def joined_upper_sql(column_sql: str) -> str:
     """The SQL of the indexed expression, for a column's SQL (the index and the query)."""
     return f"translate(UPPER({column_sql}::text), '{JOINERS}', '{JOINED}')"
+
+
+# Between the fields of one joined index (JoinedText, the index's expression).
+TEXT_JOINER = " || ' ' || "
+
+
+def joined_text_sql(columns_sql: Sequence[str]) -> str:
+    """Several NOT NULL text columns as one text, a space between each (index and query)."""
+    return "(" + TEXT_JOINER.join(columns_sql) + ")"
+
+
+class JoinedText(Func):
+    """Fields (NOT NULL) as one text, space-separated: what one joined index covers.
+
+    One index on the title and description together takes one trigram scan where two took
+    two (40 ms each for a machine's name among 1,000,000 incidents, bench/README.md).
+    """
+
+    arg_joiner = TEXT_JOINER
+    template = "(%(expressions)s)"
+    output_field = TextField()
 
 
 class JoinedContains(Lookup):
@@ -74,20 +96,29 @@ class SearchContains(Lookup):
         return f"({prefilter_sql} AND {contains_sql})", [*prefilter_params, *contains_params]
 
 
-def contains_any(term: str, *, fields: Sequence[str], joined: Collection[str], vendor: str) -> Q:
+def contains_any(
+    term: str, *, fields: Sequence[str], joined: Sequence[Sequence[str]], vendor: str
+) -> Q:
     """The rows where any of `fields` contains `term`, as an OR of `icontains`.
 
     On PostgreSQL, what the indexes answer first and then the exact test, each an OR:
-    `(prefilter OR ...) AND (icontains OR ...)`, the prefilter of a `joined` field its
-    `JoinedContains`, of another its `icontains`. As one OR of (prefilter AND icontains)
-    per field, PostgreSQL evaluated both for every candidate twice (the bitmap's recheck,
-    then the filter): 180-275 ms instead of 90-105 for the 5,000 incidents of 1,000,000
-    whose description names a rule (bench/README.md). Other databases: the OR alone.
+    `(prefilter OR ...) AND (icontains OR ...)`. Each group of `joined` fields has one
+    joined trigram index (`JoinedContains` of their `JoinedText`); a field in no group is
+    its own prefilter. As one OR of (prefilter AND icontains) per field, PostgreSQL
+    evaluated both for every candidate twice (the bitmap's recheck, then the filter):
+    180-275 ms instead of 90-105 for the 5,000 incidents of 1,000,000 whose description
+    names a rule (bench/README.md). Other databases: the OR alone.
     """
     exact = Q()
-    indexed = Q()
     for name in fields:
-        contains = Q(**{f"{name}__icontains": term})
-        exact |= contains
-        indexed |= Q(JoinedContains(F(name), term)) if name in joined else contains
-    return indexed & exact if vendor == "postgresql" else exact
+        exact |= Q(**{f"{name}__icontains": term})
+    if vendor != "postgresql":
+        return exact
+    grouped = {name for group in joined for name in group}
+    indexed = Q()
+    for group in joined:
+        indexed |= Q(JoinedContains(JoinedText(*(F(name) for name in group)), term))
+    for name in fields:
+        if name not in grouped:
+            indexed |= Q(**{f"{name}__icontains": term})
+    return indexed & exact

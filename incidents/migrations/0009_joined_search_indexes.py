@@ -9,12 +9,7 @@ these (0.4 s). The same number of indexes: the ingest pays nothing more.
 
 from django.db import migrations
 
-from core.migration_operations import joined_trigram_index, trigram_index
-
-
-def _reversed(operation: migrations.RunSQL) -> migrations.RunSQL:
-    """The operation run the other way round (drop on the way up, create on the way down)."""
-    return type(operation)(operation.reverse_sql, operation.sql)
+from core.migration_operations import joined_trigram_index, reversed_sql, trigram_index
 
 
 class Migration(migrations.Migration):
@@ -27,6 +22,6 @@ class Migration(migrations.Migration):
         joined_trigram_index(
             "incidents_incident", "description", "incidents_description_joined_trgm"
         ),
-        _reversed(trigram_index("incidents_incident", "title", "incidents_title_trgm")),
-        _reversed(trigram_index("incidents_incident", "description", "incidents_description_trgm")),
+        reversed_sql(trigram_index("incidents_incident", "title", "incidents_title_trgm")),
+        reversed_sql(trigram_index("incidents_incident", "description", "incidents_description_trgm")),
     ]
