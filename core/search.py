@@ -13,8 +13,8 @@ text with them turned into a letter (`BENCHQRULEQ0`), and the search asks it fir
 The first condition follows from the second (the same characters are turned the same
 way), so the rows found are exactly `col__icontains=term`'s; the first only lets the
 index (core.migration_operations.joined_trigram_index) skip most rows (0.4 s). Other
-databases (SQLite) run `icontains` alone. `contains_any` searches several fields, some
-of them through one index on their text together (`JoinedText`).
+databases (SQLite) run `icontains` alone. `contains_any` builds the search for several
+fields, some of them through one index on their text together (`JoinedText`).
 """
 
 from collections.abc import Sequence
@@ -76,24 +76,6 @@ class JoinedContains(Lookup):
             f"{joined_upper_sql(lhs_sql)} LIKE translate(UPPER(%s), '{JOINERS}', '{JOINED}')",
             [*lhs_params, pattern],
         )
-
-
-class SearchContains(Lookup):
-    """`lhs__icontains=rhs`, with the prefilter the joined trigram index serves on PostgreSQL.
-
-    Used as an expression: `Q(SearchContains(F("title"), term))`.
-    """
-
-    lookup_name = "search_contains"
-    prepare_rhs = False
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        return compiler.compile(IContains(self.lhs, self.rhs))
-
-    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        contains_sql, contains_params = compiler.compile(IContains(self.lhs, self.rhs))
-        prefilter_sql, prefilter_params = compiler.compile(JoinedContains(self.lhs, self.rhs))
-        return f"({prefilter_sql} AND {contains_sql})", [*prefilter_params, *contains_params]
 
 
 def contains_any(
