@@ -110,10 +110,10 @@ def _trends(now: datetime) -> dict[str, Any]:
 
     Two queries over the last 30 days' incidents, each through indexes.
     """
-    week = now - timedelta(days=7)
+    periods = _periods(now)
     # Incidents opened in the last 7 days, per alert rule: the rules that page the most.
     rules = (
-        Alert.objects.filter(incident__opened_at__gte=week)
+        Alert.objects.filter(incident__opened_at__gte=periods["7 days"])
         .exclude(alert_rule="")  # budgets have no rule
         .values("alert_rule")
         .annotate(incidents=Count("incident", distinct=True))
@@ -123,7 +123,7 @@ def _trends(now: datetime) -> dict[str, Any]:
     to_resolve = ExpressionWrapper(F("resolved_at") - F("opened_at"), output_field=DurationField())
     breached = Q(sla_respond_stage=SlaStage.BREACHED) | Q(sla_resolve_stage=SlaStage.BREACHED)
     aggregates: dict[str, Any] = {}
-    for name, since in _periods(now).items():
+    for name, since in periods.items():
         key = name.split()[0]
         aggregates[f"mtta_{key}"] = Avg(
             to_ack,
@@ -136,7 +136,7 @@ def _trends(now: datetime) -> dict[str, Any]:
         aggregates[f"breached_{key}"] = Count("pk", filter=Q(opened_at__gte=since) & breached)
     # Only the rows some figure counts (opened or resolved in the last 30 days), found
     # through indexes: without the WHERE the aggregate read the whole history.
-    longest = min(_periods(now).values())  # the earliest start
+    longest = min(periods.values())  # the earliest start
     figures = Incident.objects.filter(
         Q(opened_at__gte=longest) | Q(resolved_at__gte=longest)
     ).aggregate(**aggregates)
